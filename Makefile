@@ -1,0 +1,42 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+
+.PHONY: run test smoke install migrate demo stop lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# The CPU build of torch: pinned so pip never pulls a CUDA build of several GB.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Starts PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL are set), migrates,
+# loads the demo data once, then serves http://127.0.0.1:8000 with a Celery worker.
+run: install
+	$(PY) manage.py serve
+
+test: install
+	$(PY) -m pytest
+
+# The quick end-to-end part of the suite, against the embedded servers in a scratch folder.
+smoke: install
+	env -u DATABASE_URL -u REDIS_URL AGORA_VAR_DIR=$(CURDIR)/var/smoke $(PY) -m pytest -m smoke; \
+	  status=$$?; AGORA_VAR_DIR=$(CURDIR)/var/smoke $(PY) -m config.embedded stop; exit $$status
+
+migrate: install
+	$(PY) manage.py migrate
+
+demo: install
+	$(PY) manage.py load_demo
+
+stop:
+	$(PY) -m config.embedded stop
+
+clean: stop
+	rm -rf var

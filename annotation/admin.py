@@ -1,0 +1,70 @@
+from django.contrib import admin
+
+from annotation.models import Candidate, Comparison, Judgment, Score
+
+
+class CandidateInline(admin.TabularInline):
+    model = Candidate
+    extra = 0
+    fields = ["position", "model", "text", "output_tokens", "latency_ms", "finish_reason"]
+
+
+class JudgmentInline(admin.TabularInline):
+    model = Judgment
+    extra = 0
+    fields = ["source", "judge", "outcome", "strength", "both_bad", "preference", "rationale", "created_at"]
+    show_change_link = True
+
+
+class ScoreInline(admin.TabularInline):
+    model = Score
+    extra = 0
+
+
+@admin.register(Comparison)
+class ComparisonAdmin(admin.ModelAdmin):
+    list_display = ["id", "short_prompt", "source", "category", "language", "created_at"]
+    list_filter = ["source", "category", "language"]
+    search_fields = ["key", "prompt", "candidates__model", "candidates__text"]
+    date_hierarchy = "created_at"
+    inlines = [CandidateInline, JudgmentInline]
+
+    @admin.display(description="prompt")
+    def short_prompt(self, obj):
+        return obj.prompt[:80]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Searching across candidates joins many rows per comparison.
+        queryset, _ = super().get_search_results(request, queryset, search_term)
+        return queryset, True
+
+
+@admin.register(Candidate)
+class CandidateAdmin(admin.ModelAdmin):
+    list_display = ["id", "comparison", "position", "model", "output_tokens", "latency_ms", "finish_reason"]
+    list_filter = ["position"]
+    search_fields = ["model", "text", "comparison__prompt"]
+    raw_id_fields = ["comparison"]
+
+
+@admin.register(Judgment)
+class JudgmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "comparison_id", "source", "judge_kind", "judge", "outcome", "strength",
+                    "both_bad", "preference", "created_at"]
+    list_filter = ["source", "judge_kind", "outcome", "both_bad"]
+    search_fields = ["judge", "rationale", "comparison__prompt", "comparison__candidates__model"]
+    raw_id_fields = ["comparison", "user"]
+    date_hierarchy = "created_at"
+    inlines = [ScoreInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, _ = super().get_search_results(request, queryset, search_term)
+        return queryset, True
+
+
+@admin.register(Score)
+class ScoreAdmin(admin.ModelAdmin):
+    list_display = ["id", "judgment", "position", "attribute", "value"]
+    list_filter = ["attribute"]
+    search_fields = ["attribute", "judgment__judge"]
+    raw_id_fields = ["judgment"]

@@ -1,0 +1,174 @@
+"""The preference data: comparisons, their candidates, and judgments on them.
+
+Raw judgments are never aggregated away: ratings, agreement and exports all
+derive from these rows. Model identities are plain labels, so imported datasets
+whose models were never served here still rate and export.
+
+Positions: candidate 0 is "A" (``model_a``), candidate 1 is "B". A judgment's
+``strength`` is signed against those positions (negative favours A), whatever
+order the judge saw them in; ``display_order`` records that order.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Source(models.TextChoices):
+    ARENA = "arena", "Arena"
+    QUEUE = "queue", "Annotation queue"
+    AI = "ai", "AI judge"
+    IMPORT = "import", "Import"
+
+
+class JudgeKind(models.TextChoices):
+    USER = "user", "Logged-in user"
+    VOTER = "voter", "Anonymous voter"
+    AI = "ai", "AI judge"
+    EXTERNAL = "external", "External annotator"
+
+
+class Outcome(models.TextChoices):
+    A = "a", "A is better"
+    B = "b", "B is better"
+    TIE = "tie", "Tie"
+
+
+class Comparison(models.Model):
+    """One context with two or more candidate answers to compare."""
+
+    # Stable identity across databases: the import and the arena derive it, so a
+    # re-import finds the same row and a raw export round-trips without database ids.
+    key = models.CharField(max_length=200, unique=True)
+    # OpenAI-style messages up to (and including) the last user turn.
+    context = models.JSONField()
+    # The last user message, kept as plain text for search and display.
+    prompt = models.TextField()
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    language = models.CharField(max_length=50, blank=True, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=Source.values), name="comparison_source_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.prompt[:60]}"
+
+
+class Candidate(models.Model):
+    """One model's answer within a comparison."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="candidates")
+    position = models.PositiveSmallIntegerField()
+    model = models.CharField(max_length=200, db_index=True)
+    text = models.TextField()
+    # The full conversation on this side when it differs from context + text
+    # (multi-turn arena battles: each side saw its own earlier answers).
+    conversation = models.JSONField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=30, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["comparison_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "position"], name="candidate_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'ABCDEFGH'[self.position] if self.position < 8 else self.position}: {self.model}"
+
+
+class Judgment(models.Model):
+    """One judge's verdict on one comparison."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
+    source = models.CharField(max_length=10, choices=Source.choices, db_index=True)
+    judge_kind = models.CharField(max_length=10, choices=JudgeKind.choices)
+    # Who judged, as a stable pseudonymous label: "user:<id>", "voter:<key>", an AI
+    # judge's model name, or an external dataset's annotator id.
+    judge = models.CharField(max_length=200, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgments"
+    )
+    # Candidate positions in the order the judge saw them, left to right; null if unknown.
+    display_order = models.JSONField(null=True, blank=True)
+
+    # Pairwise outcome. strength refines it when the judge said how strongly:
+    # -3..-1 favour A, 0 is a tie, 1..3 favour B.
+    outcome = models.CharField(max_length=3, choices=Outcome.choices, null=True, blank=True)
+    strength = models.SmallIntegerField(null=True, blank=True)
+    both_bad = models.BooleanField(default=False)
+    # A soft judge's probability that A is better than B.
+    preference = models.FloatField(null=True, blank=True)
+
+    # Listwise ranking with ties: groups of positions, best first, e.g. [[1], [0, 2]].
+    ranking = models.JSONField(null=True, blank=True)
+    # Binary principle checks: {"principle": true/false}.
+    principles = models.JSONField(default=dict, blank=True)
+    rationale = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["comparison", "judge", "source"], name="judgment_one_per_judge_and_source"
+            ),
+            models.CheckConstraint(condition=Q(source__in=Source.values), name="judgment_source_valid"),
+            models.CheckConstraint(condition=Q(judge_kind__in=JudgeKind.values), name="judgment_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | Q(outcome__in=Outcome.values), name="judgment_outcome_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(strength__isnull=True) | Q(strength__gte=-3, strength__lte=3),
+                name="judgment_strength_range",
+            ),
+            # A strength never contradicts the outcome, and needs one.
+            models.CheckConstraint(
+                condition=Q(strength__isnull=True)
+                | Q(outcome="a", strength__lt=0)
+                | Q(outcome="b", strength__gt=0)
+                | Q(outcome="tie", strength=0),
+                name="judgment_strength_matches_outcome",
+            ),
+            models.CheckConstraint(condition=Q(both_bad=False) | Q(outcome="tie"), name="judgment_both_bad_is_tie"),
+            models.CheckConstraint(
+                condition=Q(preference__isnull=True) | Q(preference__gte=0, preference__lte=1),
+                name="judgment_preference_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on #{self.comparison_id}: {self.outcome or '—'}"
+
+
+class Score(models.Model):
+    """A cardinal score a judgment gave one candidate on one attribute (Likert, 1–7, …)."""
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="scores")
+    position = models.PositiveSmallIntegerField()
+    attribute = models.CharField(max_length=100)
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["judgment_id", "position", "attribute"]
+        constraints = [
+            models.UniqueConstraint(fields=["judgment", "position", "attribute"], name="score_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}[{self.position}] = {self.value:g}"

@@ -1,0 +1,11 @@
+"""The Celery app: broker and results on the Redis that REDIS_URL names."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("agora")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

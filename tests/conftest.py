@@ -1,0 +1,124 @@
+"""Shared fixtures: personas and the real processes (ASGI server, Celery worker)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port} after {timeout}s")
+
+
+def stack_env(db_name: str) -> dict[str, str]:
+    """The environment for child processes: the same servers, the test database."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db_name}"
+    env["REDIS_URL"] = settings.REDIS_URL
+    env["AGORA_CHANNELS_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    env["AGORA_CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_queues():
+    # Each test session gets its own Celery queue and channel-layer prefix, so a
+    # worker left over from another run on the same Redis never takes our tasks.
+    suffix = f"test{os.getpid()}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"agora-{suffix}"
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"agora-{suffix}"
+    from config.celery import app
+
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    yield
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and this session's queue."""
+    from django.db import connection
+
+    env = stack_env(connection.settings_dict["NAME"])
+    name = f"agora-test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    log = open(ROOT / "var" / f"worker-{os.getpid()}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name, "--pool", "threads",
+         "--concurrency", "4", "--loglevel", "INFO", "-Q", env["AGORA_CELERY_QUEUE"], "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_worker(name, process)
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def _wait_for_worker(name: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the Celery worker exited at start; see var/worker-*.log")
+        # Ping this worker by name: another run's worker on the same Redis must not answer for it.
+        replies = app.control.ping(destination=[name], timeout=0.5) or []
+        if replies:
+            return
+    raise TimeoutError("the Celery worker did not answer a ping")
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A real ASGI server (daphne) on a free port, on the test database."""
+    from django.db import connection
+
+    env = stack_env(connection.settings_dict["NAME"])
+    port = free_port()
+    log = open(ROOT / "var" / f"daphne-{os.getpid()}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
