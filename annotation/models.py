@@ -136,15 +136,15 @@ class Judgment(models.Model):
                 condition=Q(strength__isnull=True) | Q(strength__gte=-3, strength__lte=3),
                 name="judgment_strength_range",
             ),
-            # A strength never contradicts the outcome, and needs one.
+            # A strength never contradicts the outcome, and needs one. (SQL CHECK passes
+            # on NULL, hence the explicit IS NOT NULL.)
             models.CheckConstraint(
                 condition=Q(strength__isnull=True)
-                | Q(outcome="a", strength__lt=0)
-                | Q(outcome="b", strength__gt=0)
-                | Q(outcome="tie", strength=0),
+                | Q(outcome__isnull=False)
+                & (Q(outcome="a", strength__lt=0) | Q(outcome="b", strength__gt=0) | Q(outcome="tie", strength=0)),
                 name="judgment_strength_matches_outcome",
             ),
-            models.CheckConstraint(condition=Q(both_bad=False) | Q(outcome="tie"), name="judgment_both_bad_is_tie"),
+            models.CheckConstraint(condition=Q(both_bad=False) | Q(outcome__isnull=False, outcome="tie"), name="judgment_both_bad_is_tie"),
             models.CheckConstraint(
                 condition=Q(preference__isnull=True) | Q(preference__gte=0, preference__lte=1),
                 name="judgment_preference_range",

@@ -1,0 +1,63 @@
+"""Agora's own raw export (annotation/exports/raw.py), read back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from annotation.exports.raw import FORMAT_VERSION
+from annotation.imports.records import Record, RowError, read_json_records
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow
+
+
+def _fields(data, name: str, cls, nested: dict | None = None) -> dict:
+    if not isinstance(data, dict):
+        raise RowError(f"{name} must be an object")
+    allowed = set(cls.__dataclass_fields__) - set(nested or {})
+    unknown = set(data) - allowed - set(nested or {})
+    if unknown:
+        raise RowError(f"{name} has unknown field{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}")
+    values = {k: v for k, v in data.items() if k in allowed}
+    for field_name in ("created_at",):
+        if field_name in values:
+            try:
+                values[field_name] = datetime.fromisoformat(values[field_name])
+            except (TypeError, ValueError):
+                raise RowError(f"{name}.created_at must be an ISO 8601 time") from None
+    return values
+
+
+class AgoraFormat:
+    name = "agora"
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def records(self):
+        return read_json_records(self.path)
+
+    def parse(self, record: Record, now: datetime) -> Row:
+        data = record.data
+        if data.get("agora_raw") != FORMAT_VERSION:
+            raise RowError(f"not an Agora raw export line (agora_raw must be {FORMAT_VERSION})")
+        missing = [k for k in ("comparison", "candidates", "judgment") if k not in data]
+        if missing:
+            raise RowError(f"missing {', '.join(missing)}")
+        if not isinstance(data["candidates"], list):
+            raise RowError("candidates must be a list")
+        try:
+            candidates = [CandidateRow(**_fields(c, "candidate", CandidateRow)) for c in data["candidates"]]
+            comparison = ComparisonRow(
+                candidates=candidates, **_fields(data["comparison"], "comparison", ComparisonRow, {"candidates": 1})
+            )
+            judgment_data = data["judgment"]
+            scores = judgment_data.get("scores", []) if isinstance(judgment_data, dict) else []
+            if not isinstance(scores, list):
+                raise RowError("judgment.scores must be a list")
+            judgment = JudgmentRow(
+                scores=[ScoreRow(**_fields(s, "score", ScoreRow)) for s in scores],
+                **_fields(judgment_data, "judgment", JudgmentRow, {"scores": 1}),
+            )
+        except TypeError as error:  # a required field is absent
+            raise RowError(f"incomplete record: {error}") from None
+        return Row(comparison, judgment)

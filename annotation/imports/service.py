@@ -1,0 +1,205 @@
+"""Importing judgments: check the whole file, then write it in one transaction.
+
+Pass 1 reads every record and checks it, holding nothing but the error list.
+Unless ``skip_invalid``, any error stops the import before a row is written.
+Pass 2 reads the file again and writes in batches inside one transaction, so
+the file is accepted whole or not at all. Comparisons are found by their key
+and judgments by (comparison, judge, source), so importing the same file twice
+adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+
+from annotation.imports.agora import AgoraFormat
+from annotation.imports.arena import parse as parse_arena
+from annotation.imports.llmfao import LlmfaoFormat
+from annotation.imports.records import Record, RowError, read_json_records
+from annotation.imports.rows import Row, check_row
+from annotation.models import Candidate, Comparison, Judgment, Score
+
+BATCH_SIZE = 500
+MAX_REPORTED_ERRORS = 1000
+
+
+class ArenaFormat:
+    name = "arena"
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def records(self):
+        return read_json_records(self.path)
+
+    parse = staticmethod(parse_arena)
+
+
+FORMATS = {"arena": ArenaFormat, "llmfao": LlmfaoFormat, "agora": AgoraFormat}
+
+
+class ImportRejected(Exception):
+    """The file has errors and nothing was imported."""
+
+    def __init__(self, report: ImportReport):
+        super().__init__(f"{report.invalid} invalid record(s); nothing was imported")
+        self.report = report
+
+
+@dataclass
+class ImportReport:
+    records: int = 0
+    invalid: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason), the first ones
+    comparisons_added: int = 0
+    judgments_added: int = 0
+    judgments_present: int = 0  # already in the database, or twice in the file
+
+    def add_error(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append((line, reason))
+
+
+Progress = Callable[[str, int, int], None]  # (phase, bytes read, records so far)
+
+
+def judgments_import(
+    *, path: Path, format: str, skip_invalid: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    reader = FORMATS[format](Path(path))
+    now = datetime.now(tz=UTC)
+    report = ImportReport()
+
+    for record, row, error in _rows(reader, now, "checking", progress):
+        report.records += 1
+        if error:
+            report.add_error(record.line, error)
+    if report.invalid and not skip_invalid:
+        raise ImportRejected(report)
+
+    good = (row for _, row, error in _rows(reader, now, "importing", progress) if not error)
+    try:
+        with transaction.atomic():
+            for batch in _batches(good, BATCH_SIZE):
+                _write_batch(batch, report)
+    except IntegrityError as error:
+        # Checks in pass 1 mirror the constraints; reaching here means a concurrent
+        # writer or a conflict with existing rows. The transaction rolled back whole.
+        report.add_error(0, f"the database refused the import ({error.__cause__ or error}); nothing was imported")
+        raise ImportRejected(report) from error
+    except RowError as error:
+        report.add_error(0, f"{error}; nothing was imported")
+        raise ImportRejected(report) from error
+    return report
+
+
+def _rows(reader, now: datetime, phase: str, progress: Progress | None) -> Iterator[tuple[Record, Row | None, str | None]]:
+    for count, record in enumerate(reader.records(), start=1):
+        if progress and count % 200 == 0:
+            progress(phase, record.position, count)
+        if record.error:
+            yield record, None, record.error
+            continue
+        try:
+            yield record, check_row(reader.parse(record, now)), None
+        except RowError as error:
+            yield record, None, str(error)
+    if progress:
+        progress(phase, -1, 0)
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_batch(batch: list[Row], report: ImportReport) -> None:
+    keys = {row.comparison.key for row in batch}
+    existing = dict(Comparison.objects.filter(key__in=keys).values_list("key", "id"))
+    _check_same_candidates(batch, existing)
+
+    new = {}
+    for row in batch:
+        c = row.comparison
+        if c.key in existing:
+            continue
+        if c.key in new and _models(new[c.key]) != _models(c):
+            raise RowError(f"comparison {c.key} appears twice in the file with other models")
+        new.setdefault(c.key, c)
+    created = Comparison.objects.bulk_create(
+        Comparison(key=c.key, context=c.context, prompt=c.prompt, category=c.category, language=c.language,
+                   source=c.source, metadata=c.metadata, created_at=c.created_at)
+        for c in new.values()
+    )
+    for comparison in created:
+        existing[comparison.key] = comparison.id
+    Candidate.objects.bulk_create(
+        Candidate(comparison_id=existing[c.key], position=k.position, model=k.model, text=k.text,
+                  conversation=k.conversation, output_tokens=k.output_tokens, latency_ms=k.latency_ms,
+                  finish_reason=k.finish_reason, metadata=k.metadata)
+        for c in new.values()
+        for k in c.candidates
+    )
+    report.comparisons_added += len(created)
+
+    ids = set(existing.values())
+    seen = set(
+        Judgment.objects.filter(comparison_id__in=ids).values_list("comparison_id", "judge", "source")
+    )
+    fresh = []
+    for row in batch:
+        j = row.judgment
+        identity = (existing[row.comparison.key], j.judge, j.source)
+        if identity in seen:
+            report.judgments_present += 1
+            continue
+        seen.add(identity)
+        fresh.append((identity[0], j))
+    judgments = Judgment.objects.bulk_create(
+        Judgment(comparison_id=cid, source=j.source, judge_kind=j.judge_kind, judge=j.judge,
+                 display_order=j.display_order, outcome=j.outcome, strength=j.strength, both_bad=j.both_bad,
+                 preference=j.preference, ranking=j.ranking, principles=j.principles, rationale=j.rationale,
+                 time_spent_ms=j.time_spent_ms, metadata=j.metadata, created_at=j.created_at)
+        for cid, j in fresh
+    )
+    Score.objects.bulk_create(
+        Score(judgment=judgment, position=s.position, attribute=s.attribute, value=s.value)
+        for judgment, (_, j) in zip(judgments, fresh, strict=True)
+        for s in j.scores
+    )
+    report.judgments_added += len(judgments)
+
+
+def _models(comparison) -> list[tuple[int, str]]:
+    return sorted((c.position, c.model) for c in comparison.candidates)
+
+
+def _check_same_candidates(batch: list[Row], existing: dict[str, int]) -> None:
+    """A key already in the database must name the same models at the same positions."""
+    if not existing:
+        return
+    stored: dict[int, list[tuple[int, str]]] = {}
+    for cid, position, model in Candidate.objects.filter(comparison_id__in=existing.values()).values_list(
+        "comparison_id", "position", "model"
+    ).order_by("comparison_id", "position"):
+        stored.setdefault(cid, []).append((position, model))
+    for row in batch:
+        cid = existing.get(row.comparison.key)
+        if cid is None:
+            continue
+        if stored.get(cid) != _models(row.comparison):
+            raise RowError(f"comparison {row.comparison.key} already exists with other models")

@@ -1,0 +1,84 @@
+"""python manage.py import_judgments PATH --format arena|llmfao|agora [--skip-invalid]"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.imports.service import FORMATS, ImportRejected, judgments_import
+
+
+SHOWN_ERRORS = 20
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; a line every few seconds otherwise."""
+
+    def __init__(self, stream, total_bytes: int):
+        self.stream, self.total = stream, max(total_bytes, 1)
+        self.tty = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, phase: str, position: int, count: int) -> None:
+        now = time.monotonic()
+        done = position < 0
+        if not done and now - self.last < (0.2 if self.tty else 5):
+            return
+        self.last = now
+        share = 1.0 if done else min(position / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        text = f"{phase:>9} [{bar:<30}] {share:6.1%}" + ("" if done else f"  {count:,} records")
+        if self.tty:
+            self.stream.write("\r" + text.ljust(70) + ("\n" if done else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class Command(BaseCommand):
+    help = "Import judgments from a file; the whole file is accepted or none of it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--format", required=True, choices=sorted(FORMATS))
+        parser.add_argument("--skip-invalid", action="store_true",
+                            help="import the valid records and report the others")
+        parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--report", type=Path, help="write every invalid record's line and reason here")
+
+    def handle(self, *args, path: Path, format: str, skip_invalid: bool, no_progress: bool,
+               report: Path | None = None, **options):
+        self.report_path = report
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        progress = None if no_progress else ProgressBar(sys.stderr, path.stat().st_size)
+        try:
+            report = judgments_import(path=path, format=format, skip_invalid=skip_invalid, progress=progress)
+        except ImportRejected as rejected:
+            self._errors(path, rejected.report)
+            raise CommandError(
+                f"{path}: {rejected.report.invalid} invalid record(s) out of {rejected.report.records}; "
+                "nothing was imported" + ("" if skip_invalid else " (use --skip-invalid to import the rest)")
+            ) from None
+        except FileNotFoundError as error:
+            raise CommandError(str(error)) from None
+        self._errors(path, report)
+        self.stdout.write(
+            f"{path}: {report.records} records, {report.judgments_added} judgments added, "
+            f"{report.comparisons_added} comparisons added, {report.judgments_present} already present, "
+            f"{report.invalid} skipped as invalid"
+        )
+
+    def _errors(self, path: Path, report) -> None:
+        lines = [f"{path}:{f'line {line}' if line else 'import'}: {reason}" for line, reason in report.errors]
+        for text in lines[:SHOWN_ERRORS]:
+            self.stderr.write(text)
+        if report.invalid > SHOWN_ERRORS:
+            more = report.invalid - SHOWN_ERRORS
+            hint = f"; see {self.report_path}" if self.report_path else "; --report FILE lists them"
+            self.stderr.write(f"… and {more} more{hint}")
+        if self.report_path and lines:
+            self.report_path.write_text("\n".join(lines) + "\n")
