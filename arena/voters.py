@@ -23,7 +23,7 @@ def voter_key_from_cookie(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return signing.get_cookie_signer(salt=SALT).unsign(value)
+        return signing.Signer(salt=SALT).unsign(value)
     except signing.BadSignature:
         return None
 
@@ -40,10 +40,9 @@ class VoterKeyMiddleware:
         request.voter_key = key or new_voter_key()
         response = self.get_response(request)
         if issued:
-            response.set_signed_cookie(
+            response.set_cookie(
                 settings.VOTER_COOKIE_NAME,
-                request.voter_key,
-                salt=SALT,
+                signing.Signer(salt=SALT).sign(request.voter_key),
                 max_age=settings.VOTER_COOKIE_MAX_AGE,
                 httponly=True,
                 samesite="Lax",

