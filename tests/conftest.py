@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config.processes import web_command, worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,9 +79,8 @@ def celery_worker_process(transactional_db):
     name = f"agora-test-{os.getpid()}-{time.monotonic_ns()}@localhost"
     log = open(ROOT / "var" / f"worker-{os.getpid()}.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name, "--pool", "threads",
-         "--concurrency", "4", "--loglevel", "INFO", "-Q", env["AGORA_CELERY_QUEUE"], "--without-gossip",
-         "--without-mingle", "--without-heartbeat"],
+        worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], 4)
+        + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -113,7 +114,7 @@ def asgi_server(transactional_db):
     port = free_port()
     log = open(ROOT / "var" / f"daphne-{os.getpid()}.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        web_command(sys.executable, "127.0.0.1", port),
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Judgment
+from config.processes import beat_command, web_command, worker_command
 
 
 class Command(BaseCommand):
@@ -35,12 +36,11 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
 
         python = sys.executable
+        schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
         children = [
-            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]),
-            subprocess.Popen([python, "-m", "celery", "-A", "config", "worker", "--beat", "--pool", "threads",
-                              "--concurrency", str(concurrency), "--loglevel", "INFO",
-                              "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-                              "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")]),
+            subprocess.Popen(web_command(python, host, port)),
+            subprocess.Popen(worker_command(python, settings.CELERY_TASK_DEFAULT_QUEUE, concurrency)),
+            subprocess.Popen(beat_command(python, schedule)),
         ]
         self.stdout.write(self.style.SUCCESS(f"Agora is serving http://{host}:{port}/ (Ctrl+C stops it)"))
 

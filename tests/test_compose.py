@@ -1,0 +1,28 @@
+"""docker-compose.yml cannot be run here (no Docker engine): read it, and hold it to
+the process commands that the tests run natively."""
+
+from __future__ import annotations
+
+import yaml
+
+from config.processes import beat_command, web_command, worker_command
+from tests.conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_it_defines_the_whole_topology_with_health_checks():
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert "healthcheck" in SERVICES[name], name
+    for name in ("web", "worker", "beat"):
+        env = SERVICES[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"].startswith("redis://redis:")
+        assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert SERVICES["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_its_commands_are_the_ones_the_tests_run():
+    assert SERVICES["web"]["command"] == web_command("python", "0.0.0.0", 8000)
+    assert SERVICES["worker"]["command"] == worker_command("python", "agora", 8)
+    assert SERVICES["beat"]["command"] == beat_command("python", "/tmp/celerybeat-schedule")
