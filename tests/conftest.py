@@ -35,6 +35,13 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
     raise TimeoutError(f"nothing listens on {port} after {timeout}s")
 
 
+def log_file(name: str):
+    """Child processes log to var/test-logs/NAME-PID.log, to read when a test fails."""
+    folder = ROOT / "var" / "test-logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return open(folder / f"{name}-{os.getpid()}.log", "w")
+
+
 def stack_env(db_name: str) -> dict[str, str]:
     """The environment for child processes: the same servers, the test database."""
     db = settings.DATABASES["default"]
@@ -77,7 +84,7 @@ def celery_worker_process(transactional_db):
 
     env = stack_env(connection.settings_dict["NAME"])
     name = f"agora-test-{os.getpid()}-{time.monotonic_ns()}@localhost"
-    log = open(ROOT / "var" / f"worker-{os.getpid()}.log", "w")
+    log = log_file("worker")
     process = subprocess.Popen(
         worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], 4)
         + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
@@ -97,7 +104,7 @@ def _wait_for_worker(name: str, process: subprocess.Popen, timeout: float = 60) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the Celery worker exited at start; see var/worker-*.log")
+            raise RuntimeError("the Celery worker exited at start; see var/test-logs/worker-*.log")
         # Ping this worker by name: another run's worker on the same Redis must not answer for it.
         replies = app.control.ping(destination=[name], timeout=0.5) or []
         if replies:
@@ -112,7 +119,7 @@ def asgi_server(transactional_db):
 
     env = stack_env(connection.settings_dict["NAME"])
     port = free_port()
-    log = open(ROOT / "var" / f"daphne-{os.getpid()}.log", "w")
+    log = log_file("daphne")
     process = subprocess.Popen(
         web_command(sys.executable, "127.0.0.1", port),
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
