@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test smoke install migrate demo stop lint clean
+.PHONY: run test smoke install chromium migrate demo stop lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py serve
 
-test: install
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install chromium
 	$(PY) -m pytest
 
 # The quick end-to-end part of the suite, against the embedded servers in a scratch folder.
@@ -34,6 +39,9 @@ migrate: install
 
 demo: install
 	$(PY) manage.py load_demo
+
+lint: install
+	$(VENV)/bin/ruff check .
 
 stop:
 	$(PY) -m config.embedded stop

@@ -144,7 +144,9 @@ class Judgment(models.Model):
                 & (Q(outcome="a", strength__lt=0) | Q(outcome="b", strength__gt=0) | Q(outcome="tie", strength=0)),
                 name="judgment_strength_matches_outcome",
             ),
-            models.CheckConstraint(condition=Q(both_bad=False) | Q(outcome__isnull=False, outcome="tie"), name="judgment_both_bad_is_tie"),
+            models.CheckConstraint(
+                condition=Q(both_bad=False) | Q(outcome__isnull=False, outcome="tie"), name="judgment_both_bad_is_tie"
+            ),
             models.CheckConstraint(
                 condition=Q(preference__isnull=True) | Q(preference__gte=0, preference__lte=1),
                 name="judgment_preference_range",

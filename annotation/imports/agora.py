@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from annotation.exports.raw import FORMAT_VERSION
-from annotation.imports.records import Record, RowError, read_json_records
+from annotation.imports.records import JsonFileFormat, Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow
 
 
@@ -27,14 +26,8 @@ def _fields(data, name: str, cls, nested: dict | None = None) -> dict:
     return values
 
 
-class AgoraFormat:
+class AgoraFormat(JsonFileFormat):
     name = "agora"
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def records(self):
-        return read_json_records(self.path)
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from annotation.imports.records import Record, RowError
+from annotation.imports.records import JsonFileFormat, Record, RowError
 from annotation.imports.rows import (
     CandidateRow,
     ComparisonRow,
@@ -173,3 +173,8 @@ def _optional_label(value, name: str, max_length: int) -> str:
     if value in (None, ""):
         return ""
     return check_label(value, name, max_length=max_length)
+
+
+class ArenaFormat(JsonFileFormat):
+    name = "arena"
+    parse = staticmethod(parse)

@@ -18,26 +18,14 @@ from pathlib import Path
 from django.db import IntegrityError, transaction
 
 from annotation.imports.agora import AgoraFormat
-from annotation.imports.arena import parse as parse_arena
+from annotation.imports.arena import ArenaFormat
 from annotation.imports.llmfao import LlmfaoFormat
-from annotation.imports.records import Record, RowError, read_json_records
+from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row
 from annotation.models import Candidate, Comparison, Judgment, Score
 
 BATCH_SIZE = 500
 MAX_REPORTED_ERRORS = 1000
-
-
-class ArenaFormat:
-    name = "arena"
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def records(self):
-        return read_json_records(self.path)
-
-    parse = staticmethod(parse_arena)
 
 
 FORMATS = {"arena": ArenaFormat, "llmfao": LlmfaoFormat, "agora": AgoraFormat}
@@ -78,7 +66,7 @@ def judgments_import(
     now = datetime.now(tz=UTC)
     report = ImportReport()
 
-    for record, row, error in _rows(reader, now, "checking", progress):
+    for record, _row, error in _rows(reader, now, "checking", progress):
         report.records += 1
         if error:
             report.add_error(record.line, error)
@@ -101,7 +89,9 @@ def judgments_import(
     return report
 
 
-def _rows(reader, now: datetime, phase: str, progress: Progress | None) -> Iterator[tuple[Record, Row | None, str | None]]:
+def _rows(
+    reader, now: datetime, phase: str, progress: Progress | None
+) -> Iterator[tuple[Record, Row | None, str | None]]:
     for count, record in enumerate(reader.records(), start=1):
         if progress and count % 200 == 0:
             progress(phase, record.position, count)

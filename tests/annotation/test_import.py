@@ -103,7 +103,8 @@ def test_multi_turn_battles_keep_each_sides_history(tmp_path):
               {"role": "user", "content": "Joke?"}, {"role": "assistant", "content": "A pun."}]
     conv_b = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey."},
               {"role": "user", "content": "Joke?"}, {"role": "assistant", "content": "No."}]
-    run_import(write_jsonl(tmp_path / "b.jsonl", [battle(conversation_a=conv_a, conversation_b=conv_b, turn=2)]), "arena")
+    path = write_jsonl(tmp_path / "b.jsonl", [battle(conversation_a=conv_a, conversation_b=conv_b, turn=2)])
+    run_import(path, "arena")
     comparison = Comparison.objects.get()
     assert comparison.context == conv_a[:-1] and comparison.prompt == "Joke?"
     a, b = comparison.candidates.all()

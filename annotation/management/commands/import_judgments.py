@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.imports.service import FORMATS, ImportRejected, judgments_import
 
-
 SHOWN_ERRORS = 20
 
 
