@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, ScoreRow, field_names
 from annotation.models import Candidate, Judgment, Score
 
 FORMAT_VERSION = 1
@@ -32,50 +33,22 @@ def raw_queryset(queryset: QuerySet[Judgment] | None = None) -> QuerySet[Judgmen
     )
 
 
+def _values(obj, row_class, exclude: tuple[str, ...] = ()) -> dict:
+    # The raw format's keys are the import rows' fields, so export and import share one schema.
+    values = {name: getattr(obj, name) for name in field_names(row_class, exclude)}
+    if "created_at" in values:
+        values["created_at"] = values["created_at"].isoformat()
+    return values
+
+
 def judgment_to_raw(judgment: Judgment) -> dict:
     comparison = judgment.comparison
     return {
         "agora_raw": FORMAT_VERSION,
-        "comparison": {
-            "key": comparison.key,
-            "context": comparison.context,
-            "category": comparison.category,
-            "language": comparison.language,
-            "source": comparison.source,
-            "metadata": comparison.metadata,
-            "created_at": comparison.created_at.isoformat(),
-        },
-        "candidates": [
-            {
-                "position": c.position,
-                "model": c.model,
-                "text": c.text,
-                "conversation": c.conversation,
-                "output_tokens": c.output_tokens,
-                "latency_ms": c.latency_ms,
-                "finish_reason": c.finish_reason,
-                "metadata": c.metadata,
-            }
-            for c in comparison.candidates.all()
-        ],
-        "judgment": {
-            "source": judgment.source,
-            "judge_kind": judgment.judge_kind,
-            "judge": judgment.judge,
-            "display_order": judgment.display_order,
-            "outcome": judgment.outcome,
-            "strength": judgment.strength,
-            "both_bad": judgment.both_bad,
-            "preference": judgment.preference,
-            "ranking": judgment.ranking,
-            "principles": judgment.principles,
-            "scores": [{"position": s.position, "attribute": s.attribute, "value": s.value}
-                       for s in judgment.scores.all()],
-            "rationale": judgment.rationale,
-            "time_spent_ms": judgment.time_spent_ms,
-            "metadata": judgment.metadata,
-            "created_at": judgment.created_at.isoformat(),
-        },
+        "comparison": _values(comparison, ComparisonRow, exclude=("candidates",)),
+        "candidates": [_values(c, CandidateRow) for c in comparison.candidates.all()],
+        "judgment": _values(judgment, JudgmentRow, exclude=("scores",))
+        | {"scores": [_values(s, ScoreRow) for s in judgment.scores.all()]},
     }
 
 

@@ -6,23 +6,23 @@ from datetime import datetime
 
 from annotation.exports.raw import FORMAT_VERSION
 from annotation.imports.records import JsonFileFormat, Record, RowError
-from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow, field_names
 
 
-def _fields(data, name: str, cls, nested: dict | None = None) -> dict:
+def _fields(data, name: str, cls, nested: tuple[str, ...] = ()) -> dict:
+    """The plain fields of one part of a raw line; ``nested`` ones are read by the caller."""
     if not isinstance(data, dict):
         raise RowError(f"{name} must be an object")
-    allowed = set(cls.__dataclass_fields__) - set(nested or {})
-    unknown = set(data) - allowed - set(nested or {})
+    allowed = field_names(cls, exclude=nested)
+    unknown = set(data) - set(allowed) - set(nested)
     if unknown:
         raise RowError(f"{name} has unknown field{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}")
     values = {k: v for k, v in data.items() if k in allowed}
-    for field_name in ("created_at",):
-        if field_name in values:
-            try:
-                values[field_name] = datetime.fromisoformat(values[field_name])
-            except (TypeError, ValueError):
-                raise RowError(f"{name}.created_at must be an ISO 8601 time") from None
+    if "created_at" in values:
+        try:
+            values["created_at"] = datetime.fromisoformat(values["created_at"])
+        except (TypeError, ValueError):
+            raise RowError(f"{name}.created_at must be an ISO 8601 time") from None
     return values
 
 
@@ -41,7 +41,7 @@ class AgoraFormat(JsonFileFormat):
         try:
             candidates = [CandidateRow(**_fields(c, "candidate", CandidateRow)) for c in data["candidates"]]
             comparison = ComparisonRow(
-                candidates=candidates, **_fields(data["comparison"], "comparison", ComparisonRow, {"candidates": 1})
+                candidates=candidates, **_fields(data["comparison"], "comparison", ComparisonRow, ("candidates",))
             )
             judgment_data = data["judgment"]
             scores = judgment_data.get("scores", []) if isinstance(judgment_data, dict) else []
@@ -49,7 +49,7 @@ class AgoraFormat(JsonFileFormat):
                 raise RowError("judgment.scores must be a list")
             judgment = JudgmentRow(
                 scores=[ScoreRow(**_fields(s, "score", ScoreRow)) for s in scores],
-                **_fields(judgment_data, "judgment", JudgmentRow, {"scores": 1}),
+                **_fields(judgment_data, "judgment", JudgmentRow, ("scores",)),
             )
         except TypeError as error:  # a required field is absent
             raise RowError(f"incomplete record: {error}") from None

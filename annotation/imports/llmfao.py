@@ -1,8 +1,8 @@
 """LLMFAO (github.com/dustalov/llmfao): comparisons CSV + pair texts + prompts + models.
 
 PATH is a comparisons CSV (``crowd-comparisons.csv``, ``gpt4-comparisons.csv``…);
-``pairs-crowd.jsonl``, ``prompts.jsonl``, ``models.jsonl`` and ``results.jsonl``
-are read from the same folder. Each pair becomes one comparison (model_x is A and
+``pairs-crowd.jsonl`` (prompt and answer texts), ``models.jsonl`` and
+``results.jsonl`` (generation times) are read from the same folder. Each pair becomes one comparison (model_x is A and
 was shown on the left), each CSV row one judgment. Crowd rows name their worker;
 the GPT files are one AI judge each, named after the file.
 """

@@ -31,10 +31,6 @@ class Record:
     error: str | None = None
     position: int = 0  # bytes read so far, for progress
 
-    @property
-    def where(self) -> str:
-        return f"line {self.line}"
-
 
 def read_json_records(path: Path) -> Iterator[Record]:
     """JSONL, or a single JSON array of objects (as FastChat publishes battles)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from annotation.imports.records import RowError
@@ -81,6 +81,15 @@ class JudgmentRow:
 class Row:
     comparison: ComparisonRow
     judgment: JudgmentRow
+
+
+def field_names(row_class, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The fields of a row class: the same names as the model's columns and the raw format's keys."""
+    return [f.name for f in fields(row_class) if f.name not in exclude]
+
+
+def field_values(row, exclude: tuple[str, ...] = ()) -> dict:
+    return {name: getattr(row, name) for name in field_names(type(row), exclude)}
 
 
 def message_text(message: dict) -> str:

@@ -21,7 +21,7 @@ from annotation.imports.agora import AgoraFormat
 from annotation.imports.arena import ArenaFormat
 from annotation.imports.llmfao import LlmfaoFormat
 from annotation.imports.records import Record, RowError
-from annotation.imports.rows import Row, check_row
+from annotation.imports.rows import Row, check_row, field_values
 from annotation.models import Candidate, Comparison, Judgment, Score
 
 BATCH_SIZE = 500
@@ -131,18 +131,12 @@ def _write_batch(batch: list[Row], report: ImportReport) -> None:
             raise RowError(f"comparison {c.key} appears twice in the file with other models")
         new.setdefault(c.key, c)
     created = Comparison.objects.bulk_create(
-        Comparison(key=c.key, context=c.context, prompt=c.prompt, category=c.category, language=c.language,
-                   source=c.source, metadata=c.metadata, created_at=c.created_at)
-        for c in new.values()
+        Comparison(prompt=c.prompt, **field_values(c, exclude=("candidates",))) for c in new.values()
     )
     for comparison in created:
         existing[comparison.key] = comparison.id
     Candidate.objects.bulk_create(
-        Candidate(comparison_id=existing[c.key], position=k.position, model=k.model, text=k.text,
-                  conversation=k.conversation, output_tokens=k.output_tokens, latency_ms=k.latency_ms,
-                  finish_reason=k.finish_reason, metadata=k.metadata)
-        for c in new.values()
-        for k in c.candidates
+        Candidate(comparison_id=existing[c.key], **field_values(k)) for c in new.values() for k in c.candidates
     )
     report.comparisons_added += len(created)
 
@@ -160,14 +154,10 @@ def _write_batch(batch: list[Row], report: ImportReport) -> None:
         seen.add(identity)
         fresh.append((identity[0], j))
     judgments = Judgment.objects.bulk_create(
-        Judgment(comparison_id=cid, source=j.source, judge_kind=j.judge_kind, judge=j.judge,
-                 display_order=j.display_order, outcome=j.outcome, strength=j.strength, both_bad=j.both_bad,
-                 preference=j.preference, ranking=j.ranking, principles=j.principles, rationale=j.rationale,
-                 time_spent_ms=j.time_spent_ms, metadata=j.metadata, created_at=j.created_at)
-        for cid, j in fresh
+        Judgment(comparison_id=cid, **field_values(j, exclude=("scores",))) for cid, j in fresh
     )
     Score.objects.bulk_create(
-        Score(judgment=judgment, position=s.position, attribute=s.attribute, value=s.value)
+        Score(judgment=judgment, **field_values(s))
         for judgment, (_, j) in zip(judgments, fresh, strict=True)
         for s in j.scores
     )
