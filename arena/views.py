@@ -1,8 +1,106 @@
-from django.shortcuts import render
+"""Arena pages: ask, watch, vote, reveal. Thin: authorize, validate, one service call, render."""
 
-from annotation.models import Judgment, Source
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import retarget
+
+from arena import services
+from arena.forms import STRENGTHS, PromptForm, VoteForm
+from arena.models import Battle
+from arena.selectors import battle_for_judge, battle_turns, suggested_prompts
+from arena.services import ArenaError, NotYours
 
 
-def index(request):
-    votes = Judgment.objects.filter(source=Source.ARENA).count()
-    return render(request, "arena/index.html", {"arena_votes": votes})
+def _judge(request: HttpRequest) -> str:
+    return services.judge_label(user=request.user, voter_key=request.voter_key)
+
+
+def _get_battle_for_visitor(request: HttpRequest, public_id: str) -> Battle:
+    # Another visitor's battle is answered exactly like a missing one.
+    battle = battle_for_judge(public_id=public_id, judge=_judge(request))
+    if battle is None:
+        raise Http404("No such battle.")
+    return battle
+
+
+def _page(battle: Battle, **extra) -> dict:
+    return {"battle": battle, "strengths": STRENGTHS, "score_range": range(1, 8), **extra}
+
+
+def _first_error(form) -> str:
+    return next(iter(form.errors.values()))[0]
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    form = PromptForm(request.POST or None)
+    error, status = "", 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                battle = services.battle_create(
+                    prompt=form.cleaned_data["prompt"], judge=_judge(request), user=request.user,
+                    client_ip=request.META.get("REMOTE_ADDR"),
+                )
+            except ArenaError as refused:
+                error, status = refused.message, refused.status
+            else:
+                return redirect("arena:battle", public_id=battle.public_id)
+        else:
+            error, status = _first_error(form), 400
+    context = {"form": form, "error": error, "suggestions": suggested_prompts(),
+               "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS}
+    return render(request, "arena/index.html", context, status=status)
+
+
+def battle(request: HttpRequest, public_id: str) -> HttpResponse:
+    battle = _get_battle_for_visitor(request, public_id)
+    return render(request, "arena/battle.html", _page(battle, turns=battle_turns(battle)))
+
+
+@require_POST
+def turn(request: HttpRequest, public_id: str) -> HttpResponse:
+    battle = _get_battle_for_visitor(request, public_id)
+    form = PromptForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ArenaError(_first_error(form))
+        answers = services.turn_add(
+            battle=battle, prompt=form.cleaned_data["prompt"], judge=_judge(request),
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
+    except ArenaError as refused:
+        response = render(request, "arena/battle.html#followup-error", {"error": refused.message},
+                          status=refused.status)
+        return retarget(response, "#followup-error")
+    except NotYours as exc:
+        raise Http404("No such battle.") from exc
+    if not request.htmx:
+        return redirect("arena:battle", public_id=battle.public_id)
+    turn = next(t for t in battle_turns(battle) if t.index == answers[0].turn)
+    return render(request, "arena/battle.html#turn", {"battle": battle, "turn": turn})
+
+
+@require_POST
+def vote(request: HttpRequest, public_id: str) -> HttpResponse:
+    battle = _get_battle_for_visitor(request, public_id)
+    form = VoteForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ArenaError(_first_error(form))
+        services.vote_record(
+            battle=battle, judge=_judge(request), user=request.user, vote=form.vote()
+        )
+    except ArenaError as refused:
+        battle.refresh_from_db()
+        return render(request, "arena/battle.html#vote-panel", _page(battle, error=refused.message),
+                      status=refused.status)
+    except NotYours as exc:
+        raise Http404("No such battle.") from exc
+    battle.refresh_from_db()
+    if not request.htmx:
+        return redirect("arena:battle", public_id=battle.public_id)
+    return render(request, "arena/battle.html#vote-panel", _page(battle))

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from arena.consumers import BattleConsumer
 from workers.consumers import PingConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
+    path("ws/arena/<str:public_id>/", BattleConsumer.as_asgi()),
 ]

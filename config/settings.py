@@ -125,6 +125,13 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task to be r
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("AGORA_CELERY_QUEUE", "agora")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat: answers whose worker died (or whose task never started) fail at their deadline.
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-answers": {
+        "task": "workers.reap_stale_answers",
+        "schedule": float(env("AGORA_REAP_INTERVAL_S", "5")),
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,6 +161,22 @@ VOTER_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 # The replay backend and the demo read the LLMFAO data shipped beside the project.
 AGORA_DATA_DIR = Path(env("AGORA_DATA_DIR") or BASE_DIR.parent / "shared" / "data")
+
+# The arena's rules. Limits protect the model servers and keep prompts reviewable;
+# rate limits count prompts (new battles and follow-up turns) per visitor and per IP.
+AGORA_ARENA_MAX_PROMPT_CHARS = int(env("AGORA_ARENA_MAX_PROMPT_CHARS", "8000"))
+AGORA_ARENA_MAX_TURNS = int(env("AGORA_ARENA_MAX_TURNS", "8"))
+AGORA_ARENA_MAX_RATIONALE_CHARS = int(env("AGORA_ARENA_MAX_RATIONALE_CHARS", "4000"))
+AGORA_ARENA_PROMPTS_PER_MINUTE = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE", "20"))
+AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP", "120"))
+# Extra seconds past a model's timeout before the reaper fails an answer whose worker vanished.
+AGORA_ARENA_DEADLINE_GRACE_S = float(env("AGORA_ARENA_DEADLINE_GRACE_S", "5"))
+# Dotted paths of the pluggable parts (arena/sampling.py, arena/moderation.py).
+AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.WeightedPolicy")
+AGORA_MODERATION = env("AGORA_MODERATION", "arena.moderation.blocklist")
+AGORA_MODERATION_BLOCKLIST = env_list("AGORA_MODERATION_BLOCKLIST")
+# Replay models stream recorded answers at their recorded rate times this factor.
+AGORA_REPLAY_SPEED = float(env("AGORA_REPLAY_SPEED", "1"))
 
 LOGGING = {
     "version": 1,

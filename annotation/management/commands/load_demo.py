@@ -2,8 +2,9 @@
 
 Imports the LLMFAO crowd judgments (8,931 votes by 124 workers on 2,139 pairs
 of real answers from 59 models to 13 prompts) from AGORA_DATA_DIR/llmfao, and
-creates the demo accounts: ``admin`` (staff) and ``annotator``, with passwords
-from AGORA_DEMO_PASSWORD or generated and printed once.
+registers the 59 LLMFAO models as replay models for the arena (they stream
+their recorded answers to the 13 prompts), and creates the demo accounts:
+``admin`` (staff) and ``annotator``, with passwords from AGORA_DEMO_PASSWORD or generated and printed once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class Command(BaseCommand):
         if not crowd.exists():
             raise CommandError(f"{crowd} is missing; set AGORA_DATA_DIR to the folder that holds llmfao/")
         call_command("import_judgments", str(crowd), "--format", "llmfao", stdout=self.stdout, stderr=self.stderr)
+        from arena.registry import replay_models_register
+
+        new = replay_models_register()
+        self.stdout.write(f"arena: {new} replay models registered")
         self._account("admin", staff=True)
         self._account("annotator", staff=False, group="annotators")
 

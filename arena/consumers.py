@@ -1,0 +1,95 @@
+"""The battle websocket: relays a battle's events to the visitor who started it.
+
+Frames carry text, HTML rendered from it, sides and states — never a model
+name. On connect the visitor first gets what happened so far (answers done,
+failed, or the chunks buffered until now), then the live events; chunks the
+snapshot already covered are dropped by sequence number.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from annotation.markdown import render_markdown
+from arena.models import Answer, AnswerState, Battle
+from arena.services import judge_label
+from arena.voters import voter_key_from_cookie
+from workers import publishing
+
+FORBIDDEN = 4403
+
+
+class BattleConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        public_id = self.scope["url_route"]["kwargs"]["public_id"]
+        self.battle = await self._battle(public_id)
+        if self.battle is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.group = self.battle.group_name
+        self.next_seq: dict[tuple[int, int], int] = {}
+        # Join before reading the snapshot: whatever happens in between arrives twice, never not at all.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._send_snapshot()
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        pass  # the browser only listens; prompts and votes go over HTTP
+
+    @database_sync_to_async
+    def _battle(self, public_id: str) -> Battle | None:
+        key = voter_key_from_cookie(self.scope.get("cookies", {}).get(settings.VOTER_COOKIE_NAME))
+        user = self.scope.get("user")
+        if key is None and not (user and user.is_authenticated):
+            return None
+        judge = judge_label(user=user, voter_key=key or "")
+        return Battle.objects.filter(public_id=public_id, voter=judge).first()
+
+    @database_sync_to_async
+    def _latest_answers(self) -> tuple[str, str, list[Answer]]:
+        battle = Battle.objects.get(pk=self.battle.pk)
+        answers = list(battle.answers.order_by("-turn", "side")[:2])
+        return battle.state, battle.error, answers
+
+    async def _send_snapshot(self) -> None:
+        state, error, answers = await self._latest_answers()
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        try:
+            for answer in answers:
+                where = {"turn": answer.turn, "side": answer.side}
+                if answer.state == AnswerState.DONE:
+                    await self.send_json({"t": "done", **where, "html": render_markdown(answer.text)})
+                elif answer.state == AnswerState.FAILED:
+                    await self.send_json({"t": "failed", **where, "message": "This answer failed."})
+                else:
+                    parts = await publishing.buffered_text(answer.pk, client)
+                    self.next_seq[(answer.turn, answer.side)] = len(parts)
+                    await self.send_json({"t": "snapshot", **where, "text": "".join(parts), "next": len(parts)})
+        finally:
+            await client.aclose()
+        await self.send_json({"t": "state", "state": state, "message": error})
+
+    async def arena_chunk(self, event):
+        where = (event["turn"], event["side"])
+        if event["seq"] < self.next_seq.get(where, 0):
+            return  # already in the snapshot
+        self.next_seq[where] = event["seq"] + 1
+        await self.send_json({"t": "chunk", "turn": event["turn"], "side": event["side"], "seq": event["seq"],
+                              "text": event["text"]})
+
+    async def arena_done(self, event):
+        await self.send_json({"t": "done", "turn": event["turn"], "side": event["side"], "html": event["html"]})
+
+    async def arena_failed(self, event):
+        await self.send_json({"t": "failed", "turn": event["turn"], "side": event["side"],
+                              "message": event["message"]})
+
+    async def arena_state(self, event):
+        await self.send_json({"t": "state", "state": event["state"], "message": event["message"]})

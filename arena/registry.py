@@ -1,0 +1,39 @@
+"""Writes of the model registry: add or update a model, register the replay models."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from arena.models import ArenaModel
+from workers.backends import BACKENDS
+
+
+def model_register(*, name: str, backend: str, **settings) -> tuple[ArenaModel, bool]:
+    """Create or update a model by its public name; validates like the admin form does."""
+    if backend not in BACKENDS:
+        raise ValidationError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
+    model = ArenaModel.objects.filter(name=name).first()
+    created = model is None
+    model = model or ArenaModel(name=name)
+    model.backend = backend
+    for field, value in settings.items():
+        setattr(model, field, value)
+    model.full_clean()
+    model.save()
+    return model, created
+
+
+@transaction.atomic
+def replay_models_register() -> int:
+    """Register every recorded LLMFAO model as a replay model (idempotent); returns how many were new."""
+    from workers.backends.replay import replay_models
+
+    new = 0
+    for recorded in replay_models():
+        if ArenaModel.objects.filter(name=recorded["name"]).exists():
+            continue
+        model_register(name=recorded["name"], backend="replay", model_id=recorded["name"],
+                       organization=recorded.get("org") or "", max_concurrency=64, timeout_s=180.0)
+        new += 1
+    return new

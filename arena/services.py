@@ -1,0 +1,315 @@
+"""Writes of the arena: start a battle, add a turn, record the vote.
+
+Each is validate-then-mutate: the checks raise an ArenaError whose message a
+visitor reads; the mutation runs in one transaction and enqueues generation
+only after commit, so a worker never looks for a row that is not there yet.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from annotation.models import Candidate, Comparison, JudgeKind, Judgment, Outcome, Score, Source
+from arena import moderation, rate_limits
+from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
+from arena.sampling import sampling_policy
+from workers.backends import backend_for
+
+SCORE_ATTRIBUTE = "overall"  # the 1–7 score per side
+VOTE_CHOICES = ("a", "b", "tie", "both_bad")
+
+
+class ArenaError(Exception):
+    """A request the arena refuses, with a message for the visitor."""
+
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class RateLimited(ArenaError):
+    status = 429
+
+
+class NoModelsAvailable(ArenaError):
+    status = 503
+
+
+class VoteRefused(ArenaError):
+    status = 409
+
+
+class NotYours(Exception):
+    """The battle belongs to another visitor: views answer 404, as if it did not exist."""
+
+
+def judge_label(*, user, voter_key: str) -> str:
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"voter:{voter_key}"
+
+
+# --- checks -----------------------------------------------------------------
+
+
+def prompt_check(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ArenaError("Type a prompt first.")
+    limit = settings.AGORA_ARENA_MAX_PROMPT_CHARS
+    if len(text) > limit:
+        raise ArenaError(f"That prompt is {len(text):,} characters long; the limit is {limit:,}.")
+    refusal = moderation.moderate(text)
+    if refusal:
+        raise ArenaError(refusal)
+    return text
+
+
+def rate_check(*, judge: str, client_ip: str | None) -> None:
+    if not rate_limits.hit("prompt", judge, settings.AGORA_ARENA_PROMPTS_PER_MINUTE) or (
+        client_ip and not rate_limits.hit("prompt-ip", client_ip, settings.AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP)
+    ):
+        raise RateLimited("Too many prompts in the last minute. Wait a moment and try again.")
+
+
+def eligible_models(messages: list[dict]) -> list[ArenaModel]:
+    """Active models with spare capacity that can answer this conversation."""
+    busy = dict(
+        Answer.objects.filter(state__in=[AnswerState.QUEUED, AnswerState.GENERATING])
+        .values_list("model_id")
+        .annotate(n=Count("id"))
+    )
+    return [
+        model
+        for model in ArenaModel.objects.filter(active=True)
+        if busy.get(model.pk, 0) < model.max_concurrency and backend_for(model.spec()).can_answer(messages)
+    ]
+
+
+# --- battles and turns ------------------------------------------------------
+
+
+def conversation(answers: list[Answer], side: int, *, before_turn: int | None = None) -> list[dict]:
+    """One side's messages: each turn's prompt and that side's answer, oldest first."""
+    messages: list[dict] = []
+    for answer in sorted((a for a in answers if a.side == side), key=lambda a: a.turn):
+        if before_turn is not None and answer.turn >= before_turn:
+            break
+        messages.append({"role": "user", "content": answer.prompt})
+        messages.append({"role": "assistant", "content": answer.text})
+    return messages
+
+
+def _answers_create(battle: Battle, turn: int, prompt: str) -> list[Answer]:
+    now = timezone.now()
+    grace = timedelta(seconds=settings.AGORA_ARENA_DEADLINE_GRACE_S)
+    answers = [
+        Answer(
+            battle=battle,
+            turn=turn,
+            side=side,
+            model=model,
+            prompt=prompt,
+            deadline=now + timedelta(seconds=model.timeout_s) + grace,
+        )
+        for side, model in enumerate((battle.model_a, battle.model_b))
+    ]
+    Answer.objects.bulk_create(answers)
+    transaction.on_commit(lambda: _enqueue(answers))
+    return answers
+
+
+def _enqueue(answers: list[Answer]) -> None:
+    from workers.tasks import generate_answer
+
+    for answer in answers:
+        # A model served by a GPU host's own worker names that worker's queue.
+        options = {"queue": answer.model.queue} if answer.model.queue else {}
+        generate_answer.apply_async(args=[answer.pk], **options)
+
+
+def battle_create(
+    *, prompt: str, judge: str, user=None, client_ip: str | None = None, rng: random.Random | None = None
+) -> Battle:
+    text = prompt_check(prompt)
+    rate_check(judge=judge, client_ip=client_ip)
+    models = eligible_models([{"role": "user", "content": text}])
+    if len(models) < 2:
+        raise NoModelsAvailable(
+            "Fewer than two models can answer this prompt right now. "
+            "Pick one of the suggested prompts, or try again in a moment."
+        )
+    rng = rng or random.SystemRandom()
+    first, second = sampling_policy().pick(models, rng)
+    if rng.random() < 0.5:  # the side shown on the left is a coin flip, whatever the policy
+        first, second = second, first
+    with transaction.atomic():
+        signed_in = user if user is not None and user.is_authenticated else None
+        battle = Battle.objects.create(voter=judge, user=signed_in, model_a=first, model_b=second)
+        _answers_create(battle, 0, text)
+    return battle
+
+
+def _locked_battle(battle_id: int, judge: str) -> Battle:
+    battle = Battle.objects.select_for_update().select_related("model_a", "model_b").get(pk=battle_id)
+    if battle.voter != judge:
+        raise NotYours()
+    return battle
+
+
+def _refuse_unless_ready(battle: Battle, action: str) -> None:
+    if battle.state == BattleState.GENERATING:
+        raise VoteRefused(f"Wait until both answers are complete before you {action}.")
+    if battle.state == BattleState.FAILED:
+        raise VoteRefused("This battle failed, so it cannot go on or be voted on. Start a new battle.")
+    if battle.state == BattleState.VOTED:
+        raise VoteRefused("You already voted on this battle. Start a new battle to go on.")
+
+
+def turn_add(*, battle: Battle, prompt: str, judge: str, client_ip: str | None = None) -> list[Answer]:
+    text = prompt_check(prompt)
+    with transaction.atomic():
+        battle = _locked_battle(battle.pk, judge)
+        _refuse_unless_ready(battle, "ask a follow-up")
+        answers = list(battle.answers.all())
+        turn = max(a.turn for a in answers) + 1
+        if turn >= settings.AGORA_ARENA_MAX_TURNS:
+            raise ArenaError(
+                f"A battle has at most {settings.AGORA_ARENA_MAX_TURNS} turns. Vote now, or start a new battle."
+            )
+        for side in (0, 1):
+            messages = conversation(answers, side) + [{"role": "user", "content": text}]
+            if not backend_for(battle.model_at(side).spec()).can_answer(messages):
+                raise ArenaError(
+                    "These models can only answer the prompts they have recorded, so this battle cannot go on. "
+                    "Vote on it, or start a new battle."
+                )
+        rate_check(judge=judge, client_ip=client_ip)
+        battle.state = BattleState.GENERATING
+        battle.ready_at = None
+        battle.save(update_fields=["state", "ready_at"])
+        return _answers_create(battle, turn, text)
+
+
+# --- the vote ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vote:
+    choice: str  # a, b, tie or both_bad
+    strength: int | None = None  # -3..3, negative favours A
+    score_a: int | None = None  # 1..7
+    score_b: int | None = None
+    rationale: str = ""
+
+    def check(self) -> Vote:
+        if self.choice not in VOTE_CHOICES:
+            raise ArenaError("Choose A, B, tie or both bad.")
+        if self.strength is not None:
+            if not -3 <= self.strength <= 3:
+                raise ArenaError("The strength goes from -3 (A much better) to +3 (B much better).")
+            agrees = {"a": self.strength < 0, "b": self.strength > 0}.get(self.choice, self.strength == 0)
+            if not agrees:
+                raise ArenaError(
+                    f"Your strength ({self.strength:+d}) does not match your vote for "
+                    f"{ {'a': 'A', 'b': 'B', 'tie': 'a tie', 'both_bad': 'both bad'}[self.choice] }. "
+                    "Pick a strength on the same side, or none."
+                )
+        for score in (self.score_a, self.score_b):
+            if score is not None and not 1 <= score <= 7:
+                raise ArenaError("Scores go from 1 to 7.")
+        if len(self.rationale) > settings.AGORA_ARENA_MAX_RATIONALE_CHARS:
+            raise ArenaError(f"Keep the reason under {settings.AGORA_ARENA_MAX_RATIONALE_CHARS:,} characters.")
+        return self
+
+
+def _same_vote(judgment: Judgment, vote: Vote) -> bool:
+    scores = {(s.position, s.attribute): s.value for s in judgment.scores.all()}
+    return (
+        judgment.outcome == ("tie" if vote.choice == "both_bad" else vote.choice)
+        and judgment.both_bad == (vote.choice == "both_bad")
+        and judgment.strength == vote.strength
+        and judgment.rationale == vote.rationale
+        and scores.get((0, SCORE_ATTRIBUTE)) == vote.score_a
+        and scores.get((1, SCORE_ATTRIBUTE)) == vote.score_b
+    )
+
+
+def _comparison_create(battle: Battle, answers: list[Answer], now) -> Comparison:
+    last = max(a.turn for a in answers)
+    sides = [conversation(answers, side) for side in (0, 1)]
+    context = sides[0][:-1]
+    comparison = Comparison.objects.create(
+        key=f"arena:{battle.public_id}",
+        context=context,
+        prompt=context[-1]["content"],
+        source=Source.ARENA,
+        metadata={"battle": battle.public_id, "turns": last + 1},
+        created_at=now,
+    )
+    finals = {a.side: a for a in answers if a.turn == last}
+    Candidate.objects.bulk_create(
+        Candidate(
+            comparison=comparison,
+            position=side,
+            model=battle.model_at(side).name,
+            text=finals[side].text,
+            # Multi-turn: each side saw its own earlier answers, so side B's history differs from the context.
+            conversation=sides[side] if sides[side][:-1] != context else None,
+            output_tokens=finals[side].output_tokens,
+            latency_ms=finals[side].duration_ms,
+            finish_reason=finals[side].finish_reason,
+            metadata={"first_token_ms": finals[side].first_token_ms},
+        )
+        for side in (0, 1)
+    )
+    return comparison
+
+
+def vote_record(*, battle: Battle, judge: str, user=None, vote: Vote) -> tuple[Judgment, bool]:
+    """Store the vote once. Returns (judgment, created); a retry of the same vote returns the first."""
+    vote = vote.check()
+    with transaction.atomic():
+        battle = _locked_battle(battle.pk, judge)
+        if battle.state == BattleState.VOTED and battle.judgment_id:
+            if _same_vote(battle.judgment, vote):
+                return battle.judgment, False
+            raise VoteRefused("You already voted on this battle; your first vote stands.")
+        _refuse_unless_ready(battle, "vote")
+        now = timezone.now()
+        answers = list(battle.answers.all())
+        comparison = _comparison_create(battle, answers, now)
+        judgment = Judgment.objects.create(
+            comparison=comparison,
+            source=Source.ARENA,
+            judge_kind=JudgeKind.USER if judge.startswith("user:") else JudgeKind.VOTER,
+            judge=judge,
+            user=user if user is not None and user.is_authenticated else None,
+            display_order=[0, 1],
+            outcome=Outcome.TIE if vote.choice == "both_bad" else vote.choice,
+            strength=vote.strength,
+            both_bad=vote.choice == "both_bad",
+            rationale=vote.rationale,
+            time_spent_ms=int((now - battle.ready_at).total_seconds() * 1000) if battle.ready_at else None,
+            metadata={"battle": battle.public_id},
+            created_at=now,
+        )
+        Score.objects.bulk_create(
+            Score(judgment=judgment, position=side, attribute=SCORE_ATTRIBUTE, value=value)
+            for side, value in ((0, vote.score_a), (1, vote.score_b))
+            if value is not None
+        )
+        battle.state = BattleState.VOTED
+        battle.judgment = judgment
+        battle.voted_at = now
+        battle.save(update_fields=["state", "judgment", "voted_at"])
+    return judgment, True

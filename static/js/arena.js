@@ -1,0 +1,139 @@
+// The battle page: streams both answers over one websocket and opens the vote when both are done.
+// Streamed text is set with textContent (inert); finished answers arrive as HTML the server sanitized.
+(function () {
+  "use strict";
+  const battle = document.getElementById("battle");
+  if (!battle) return;
+  const answers = {}; // "turn-side" -> {text, next}
+  let state = battle.dataset.state;
+  let socket = null;
+  let retries = 0;
+
+  function pane(turn, side) { return document.getElementById(`answer-${turn}-${side}`); }
+  function entry(turn, side) {
+    const key = `${turn}-${side}`;
+    return answers[key] || (answers[key] = { text: "", next: 0, html: null, failed: null });
+  }
+
+  // Frames for a turn whose panes htmx has not inserted yet are kept and drawn once it has.
+  function draw(turn, side) {
+    const el = pane(turn, side);
+    if (!el) return;
+    const a = entry(turn, side);
+    const body = el.querySelector(".body");
+    const status = el.querySelector(".answer-status");
+    if (a.html !== null) {
+      body.innerHTML = a.html;
+      el.dataset.state = "done";
+      el.setAttribute("aria-busy", "false");
+      status.textContent = "";
+    } else {
+      let stream = body.querySelector(".stream");
+      if (!stream) { stream = document.createElement("div"); stream.className = "stream"; body.replaceChildren(stream); }
+      if (a.text) stream.textContent = a.text;
+      if (a.failed !== null) {
+        el.dataset.state = "failed";
+        el.setAttribute("aria-busy", "false");
+        status.textContent = a.failed;
+      } else if (a.text) {
+        el.dataset.state = "generating";
+      }
+    }
+  }
+
+  function setState(newState, message) {
+    state = newState;
+    battle.dataset.state = newState;
+    const voting = document.getElementById("vote-fieldset");
+    const followup = document.getElementById("followup-fieldset");
+    if (voting) voting.disabled = newState !== "ready";
+    if (followup) followup.disabled = newState !== "ready";
+    const status = document.getElementById("battle-status");
+    if (newState === "failed") {
+      status.className = "error";
+      status.textContent = (message || "This battle failed.") + " ";
+      const again = document.createElement("a");
+      again.href = "/arena/"; again.className = "button"; again.id = "new-battle"; again.textContent = "New battle";
+      status.appendChild(again);
+      const panel = document.getElementById("vote-form");
+      if (panel) panel.hidden = true;
+      const form = document.getElementById("followup-form");
+      if (form) form.hidden = true;
+    } else if (newState === "ready") {
+      status.className = "";
+      status.textContent = "Both answers are in. Vote below.";
+    } else if (newState === "generating") {
+      status.className = "";
+      status.textContent = "";
+    }
+  }
+
+  function onFrame(frame) {
+    if (frame.t === "state") { setState(frame.state, frame.message); return; }
+    const a = entry(frame.turn, frame.side);
+    if (frame.t === "snapshot") {
+      if (frame.next >= a.next) { a.text = frame.text; a.next = frame.next; }
+    } else if (frame.t === "chunk") {
+      if (frame.seq < a.next) return;
+      a.text += frame.text; a.next = frame.seq + 1;
+    } else if (frame.t === "done") {
+      a.html = frame.html;
+    } else if (frame.t === "failed") {
+      a.failed = frame.message;
+    }
+    draw(frame.turn, frame.side);
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${battle.dataset.ws}`);
+    socket.onmessage = (event) => onFrame(JSON.parse(event.data));
+    socket.onopen = () => { retries = 0; };
+    socket.onclose = (event) => {
+      // Reconnect while answers may still come; the server resends what was missed.
+      if (event.code !== 4403 && state === "generating" && retries < 5) {
+        retries += 1;
+        setTimeout(connect, 500 * retries);
+      }
+    };
+  }
+
+  document.body.addEventListener("htmx:afterSwap", () => {
+    Object.keys(answers).forEach((key) => { const [t, s] = key.split("-"); draw(t, s); });
+  });
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt && event.detail.elt.id === "followup-form") {
+      const error = document.getElementById("followup-error");
+      if (error) error.textContent = "";
+      setState("generating");
+      if (!socket || socket.readyState > 1) connect();
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt && elt.id === "followup-form") {
+      if (event.detail.successful) elt.reset(); else setState("ready");
+    }
+  });
+
+  // Keyboard voting: 1 / 2 / t / x (or a / b) when no text field has the focus.
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "textarea" || tag === "input" || tag === "select") {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    const keys = { "1": "a", a: "a", "2": "b", b: "b", t: "tie", "0": "tie", x: "both_bad" };
+    const choice = keys[event.key];
+    if (choice && state === "ready") {
+      const button = document.querySelector(`#vote-form button[name=choice][value=${choice}]`);
+      if (button && !button.disabled) { event.preventDefault(); button.click(); }
+    } else if (event.key === "n") {
+      const again = document.getElementById("new-battle");
+      if (again) { event.preventDefault(); again.click(); }
+    }
+  });
+
+  if (state === "generating" || state === "ready") connect();
+})();
