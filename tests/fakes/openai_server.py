@@ -33,6 +33,7 @@ import asyncio
 import json
 import re
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -274,7 +275,7 @@ def _listening_socket(port: int) -> socket.socket:
 
 async def _start_site(handlers: FakeOpenAI, sock: socket.socket) -> web.AppRunner:
     # access_log=None: a benchmark's thousands of requests would flood the output.
-    runner = web.AppRunner(handlers.app(), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(handlers.app(), access_log=None, shutdown_timeout=0.25)
     await runner.setup()
     # A deep backlog: a benchmark opens hundreds of connections at once.
     await web.SockSite(runner, sock, backlog=1024).start()
@@ -341,8 +342,12 @@ async def _serve_forever(handlers: FakeOpenAI, port: int) -> None:
     sock = _listening_socket(port)
     runner = await _start_site(handlers, sock)
     print(f"fake OpenAI server on http://{HOST}:{sock.getsockname()[1]}/v1", flush=True)
+    # A benchmark stops its server with SIGTERM (Popen.terminate), or Ctrl+C.
+    stopped = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         handlers.closing.set()
         await runner.cleanup()
@@ -356,10 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", type=Path, help="append one JSON line per request to this file")
     args = parser.parse_args(argv)
     handlers = FakeOpenAI(tokens=args.tokens, rate=args.rate, log_path=args.log)
-    try:
-        asyncio.run(_serve_forever(handlers, args.port))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(_serve_forever(handlers, args.port))
 
 
 if __name__ == "__main__":

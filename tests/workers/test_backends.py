@@ -373,13 +373,18 @@ def test_cancelling_the_reader_stops_the_generation_thread(tiny_model):
     def generating() -> bool:
         return any(thread.name == f"generate {name}" for thread in threading.enumerate())
 
-    async def read() -> None:
+    async def read_then_watch() -> bool:
         # 6000 tokens take seconds on a CPU: the thread would outlive the timeout by far if nothing stopped it.
-        async with asyncio.timeout(0.3):
-            async for _ in backend_for(local_spec(tiny_model, name=name, max_tokens=6000)).stream(HELLO):
-                started.append(generating())
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                async for _ in backend_for(local_spec(tiny_model, name=name, max_tokens=6000)).stream(HELLO):
+                    started.append(generating())
+        # Watch with the loop still running: a closed loop would also end the thread, hiding a missing stop.
+        deadline = time.monotonic() + 1.0
+        while generating() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return generating()
 
-    with pytest.raises(TimeoutError):
-        run(read())
+    still_generating = run(read_then_watch())
     assert started and all(started)
-    assert wait_until(lambda: not generating(), timeout=1.0)
+    assert not still_generating

@@ -117,7 +117,10 @@ class ReplayBackend(Backend):
     def _speed(self) -> float:
         """How many times faster than recorded; 0 or less (or infinity) replays with no waits at all."""
         speed = self.spec.params.get("speed")
-        speed = float(getattr(settings, "AGORA_REPLAY_SPEED", 1.0) if speed is None else speed)
+        try:
+            speed = float(getattr(settings, "AGORA_REPLAY_SPEED", 1.0) if speed is None else speed)
+        except (TypeError, ValueError):
+            raise BackendError(f"the replay speed must be a number, not {speed!r}") from None
         return speed if speed > 0 else math.inf
 
 
