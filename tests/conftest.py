@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -77,16 +78,14 @@ def _isolated_queues():
     yield
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker process on the test database and this session's queue."""
-    from django.db import connection
-
-    env = stack_env(connection.settings_dict["NAME"])
+@contextlib.contextmanager
+def running_worker(db_name: str, concurrency: int = 4, log_name: str = "worker"):
+    """A real Celery worker process on DB_NAME and this session's queue, ready when entered."""
+    env = stack_env(db_name)
     name = f"agora-test-{os.getpid()}-{time.monotonic_ns()}@localhost"
-    log = log_file("worker")
+    log = log_file(log_name)
     process = subprocess.Popen(
-        worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], 4)
+        worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], concurrency)
         + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -96,6 +95,15 @@ def celery_worker_process(transactional_db):
     finally:
         stop(process)
         log.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and this session's queue."""
+    from django.db import connection
+
+    with running_worker(connection.settings_dict["NAME"]) as process:
+        yield process
 
 
 def _wait_for_worker(name: str, process: subprocess.Popen, timeout: float = 60) -> None:
