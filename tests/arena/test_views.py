@@ -1,0 +1,119 @@
+"""Arena pages for each persona: status codes, messages, and what the HTML may and may not say."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from arena.models import Battle, BattleState
+from tests.arena.conftest import MODEL_IDS, MODEL_NAMES
+from tests.arena.test_battles import finish_turn
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def no_model_identity(response) -> bool:
+    text = (response.content.decode() + repr(dict(response.headers))).lower()
+    return not any(word.lower() in text for word in MODEL_NAMES + MODEL_IDS)
+
+
+def start_battle(client: Client, prompt: str = "Tell me a joke.") -> Battle:
+    client.get("/arena/")  # the voter cookie
+    response = client.post("/arena/", {"prompt": prompt})
+    assert response.status_code == 302, response.content.decode()
+    public_id = re.fullmatch(r"/arena/b/([^/]+)/", response["Location"]).group(1)
+    return Battle.objects.get(public_id=public_id)
+
+
+@pytest.fixture
+def visitor():
+    return Client()
+
+
+def test_the_arena_page_offers_the_recorded_prompts_when_replay_models_serve(db, visitor):
+    from arena.registry import replay_models_register
+
+    replay_models_register()
+    page = visitor.get("/arena/").content.decode()
+    assert page.count('class="suggestion"') == 13
+    assert "Argue for and against the use of kubernetes" in page
+    assert "Airoboros" not in page  # the models stay anonymous even here
+
+
+@pytest.mark.parametrize(
+    ("prompt", "status", "message"),
+    [("", 400, "Type a prompt first."), ("y" * 9000, 400, "9,000 characters long; the limit is 8,000")],
+)
+def test_a_bad_prompt_gets_its_message_and_starts_nothing(two_models, visitor, prompt, status, message):
+    response = visitor.post("/arena/", {"prompt": prompt})
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert not Battle.objects.exists()
+
+
+def test_with_no_models_the_visitor_is_told_so(db, visitor):
+    response = visitor.post("/arena/", {"prompt": "Hi"})
+    assert response.status_code == 503
+    assert "Fewer than two models" in response.content.decode()
+
+
+def test_the_battle_page_never_names_the_models_before_the_vote(two_models, visitor):
+    battle = start_battle(visitor)
+    page = visitor.get(f"/arena/b/{battle.public_id}/")
+    assert page.status_code == 200 and no_model_identity(page)
+    assert "Model A" in page.content.decode() and 'id="vote-fieldset" disabled' in page.content.decode()
+    finish_turn(battle)
+    page = visitor.get(f"/arena/b/{battle.public_id}/")
+    assert no_model_identity(page) and 'id="vote-fieldset" disabled' not in page.content.decode()
+    reveal = visitor.post(f"/arena/b/{battle.public_id}/vote", {"choice": "a", "strength": "-3"}, **HTMX)
+    assert reveal.status_code == 200 and not no_model_identity(reveal)  # now they are revealed
+    assert battle.model_a.name in reveal.content.decode()
+
+
+def test_another_visitor_gets_404_for_every_battle_url(two_models, visitor):
+    battle = start_battle(visitor)
+    finish_turn(battle)
+    stranger = Client()
+    assert stranger.get(f"/arena/b/{battle.public_id}/").status_code == 404
+    assert stranger.post(f"/arena/b/{battle.public_id}/vote", {"choice": "a"}, **HTMX).status_code == 404
+    assert stranger.post(f"/arena/b/{battle.public_id}/turns", {"prompt": "x"}, **HTMX).status_code == 404
+    battle.refresh_from_db()
+    assert battle.state == BattleState.READY
+
+
+def test_vote_responses_say_what_went_wrong(two_models, visitor):
+    battle = start_battle(visitor)
+    url = f"/arena/b/{battle.public_id}/vote"
+    early = visitor.post(url, {"choice": "a"}, **HTMX)
+    assert early.status_code == 409 and "Wait until both answers are complete" in early.content.decode()
+    assert no_model_identity(early)
+    finish_turn(battle)
+    bad = visitor.post(url, {"choice": "a", "strength": "2"}, **HTMX)
+    assert bad.status_code == 400 and "does not match your vote for A" in bad.content.decode()
+    assert no_model_identity(bad)
+    malformed = visitor.post(url, {"choice": "a", "score_a": "eleven"}, **HTMX)
+    assert malformed.status_code == 400 and "Select a valid choice" in malformed.content.decode()
+    ok = visitor.post(url, {"choice": "b", "strength": "1", "score_b": "7", "rationale": "tighter"}, **HTMX)
+    assert ok.status_code == 200 and "Thanks for voting" in ok.content.decode()
+    retry = visitor.post(url, {"choice": "b", "strength": "1", "score_b": "7", "rationale": "tighter"}, **HTMX)
+    assert retry.status_code == 200
+    other = visitor.post(url, {"choice": "a"}, **HTMX)
+    assert other.status_code == 409 and "your first vote stands" in other.content.decode()
+    assert visitor.get(url).status_code == 405
+    battle.refresh_from_db()
+    assert battle.judgment.strength == 1 and battle.judgment.rationale == "tighter"
+
+
+def test_a_follow_up_returns_the_new_turn_and_a_refusal_is_shown_in_place(two_models, visitor):
+    battle = start_battle(visitor)
+    url = f"/arena/b/{battle.public_id}/turns"
+    early = visitor.post(url, {"prompt": "and?"}, **HTMX)
+    assert early.status_code == 409 and early["HX-Retarget"] == "#followup-error"
+    finish_turn(battle)
+    response = visitor.post(url, {"prompt": "and <b>then</b>?"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200 and 'id="answer-1-0"' in body and 'id="answer-1-1"' in body
+    assert "&lt;b&gt;then&lt;/b&gt;" in body and "<b>then</b>" not in body
+    assert no_model_identity(response)
