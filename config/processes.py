@@ -11,7 +11,12 @@ def web_command(python: str, host: str, port: int) -> list[str]:
     return [python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
 
 
-def worker_command(python: str, queue: str, concurrency: int) -> list[str]:
+# Each streaming answer holds one worker thread while it waits on its model, so a
+# worker serves up to this many answers at once (half as many battles).
+DEFAULT_WORKER_CONCURRENCY = 64
+
+
+def worker_command(python: str, queue: str, concurrency: int = DEFAULT_WORKER_CONCURRENCY) -> list[str]:
     # Threads: generation tasks mostly wait on model servers, and a thread pool keeps
     # one loaded local model per process.
     return [python, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency",

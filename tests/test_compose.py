@@ -24,5 +24,5 @@ def test_it_defines_the_whole_topology_with_health_checks():
 
 def test_its_commands_are_the_ones_the_tests_run():
     assert SERVICES["web"]["command"] == web_command("python", "0.0.0.0", 8000)
-    assert SERVICES["worker"]["command"] == worker_command("python", "agora", 8)
+    assert SERVICES["worker"]["command"] == worker_command("python", "agora")
     assert SERVICES["beat"]["command"] == beat_command("python", "/tmp/celerybeat-schedule")

@@ -153,3 +153,21 @@ def test_the_reaper_fails_answers_past_their_deadline_and_only_those(two_models)
     assert generation.answers_reap() == 0
     # A worker that shows up late finds nothing to do.
     assert generation.answer_claim(answer_id=stale.answers.first().pk) is None
+
+
+def test_a_local_transformers_model_battles_a_remote_one(db, fake_openai, tmp_path):
+    from arena.registry import model_register
+    from tests.fakes.tiny_model import build_tiny_model
+
+    path = build_tiny_model(tmp_path / "tiny")
+    model_register(name="Tiny Local", backend="transformers", model_id=str(path), params={"max_tokens": 12})
+    register_openai("Remote", "remote", fake_openai.url)
+    battle = services.battle_create(prompt="hello there", judge=JUDGE)
+    events = run_battle(battle)
+
+    battle.refresh_from_db()
+    assert battle.state == BattleState.READY
+    local = Answer.objects.get(battle=battle, model__name="Tiny Local")
+    assert local.text.strip() and local.output_tokens == 12 and local.finish_reason == "length"
+    chunks = [e for e in events if e["type"] == "arena.chunk" and e["side"] == local.side]
+    assert len(chunks) > 1 and "".join(c["text"] for c in chunks) == local.text

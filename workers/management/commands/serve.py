@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Judgment
-from config.processes import beat_command, web_command, worker_command
+from config.processes import DEFAULT_WORKER_CONCURRENCY, beat_command, web_command, worker_command
 
 
 class Command(BaseCommand):
@@ -27,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
-        parser.add_argument("--concurrency", type=int, default=4, help="worker threads")
+        parser.add_argument(
+            "--concurrency", type=int, default=DEFAULT_WORKER_CONCURRENCY, help="worker threads (answers at once)"
+        )
 
     def handle(self, *args, host: str, port: int, no_demo: bool, concurrency: int, **options):
         call_command("migrate", interactive=False, verbosity=0)
