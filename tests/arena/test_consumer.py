@@ -8,6 +8,7 @@ import time
 
 import pytest
 import redis
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core import signing
@@ -50,6 +51,7 @@ def test_another_visitor_cannot_open_a_battles_socket(two_models):
         socket = communicator(battle.public_id, key)
         connected, code = await socket.connect()
         await socket.disconnect()
+        await database_sync_to_async(connections.close_all)()
         return connected, code
 
     assert asyncio.run(attempt("intruder"))[0] is False
@@ -78,6 +80,7 @@ def test_a_socket_that_joins_mid_stream_gets_every_chunk_once(db):
             while not (frames and frames[-1]["t"] == "state" and frames[-1]["state"] == "ready"):
                 frames.append(await socket.receive_json_from(timeout=10))
             await socket.disconnect()
+            await database_sync_to_async(connections.close_all)()  # the consumer's ORM thread
             return frames
 
         frames = asyncio.run(watch())
