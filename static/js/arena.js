@@ -135,5 +135,7 @@
     }
   });
 
-  if (state === "generating" || state === "ready") connect();
+  // A failed battle may still have the other side writing: its text is still the visitor's to read.
+  const open = document.querySelector("article.answer[data-state=queued], article.answer[data-state=generating]");
+  if (state === "generating" || state === "ready" || (state === "failed" && open)) connect();
 })();

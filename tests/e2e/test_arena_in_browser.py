@@ -1,0 +1,400 @@
+"""The arena in a real browser: headless Chromium, daphne, the Redis channel layer, a Celery worker
+process and our OpenAI-compatible server on loopback.
+
+Models are registered before Playwright starts: its sync API keeps an asyncio loop running in
+this thread, and Django then refuses ORM calls (SynchronousOnlyOperation). So every test acts in
+the browser first, keeps what it saw, closes the browser, and only then reads PostgreSQL.
+
+A MutationObserver installed before any page script (``add_init_script``) writes each answer
+pane's state and text, with the page's own clock, to ``window.__panes``: that is how a test sees
+what a visitor saw while the answers were still streaming, not only the end result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Response, WebSocket, expect, sync_playwright
+
+from annotation.models import Comparison
+from arena.models import Battle, BattleState
+from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
+from tests.fakes.openai_server import FakeOpenAIServer
+from workers.generation import BATTLE_FAILED
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+TIMEOUT_MS = 5_000
+STREAM_TIMEOUT_MS = 15_000  # a whole slow answer, on a 2-core machine shared with the worker and daphne
+SLOW_TOKENS = 24
+FAST_TOKENS = 16
+
+# Records every answer pane whenever the DOM changes. `tags` are the elements inside the pane's
+# body (while streaming: only the .stream div), `active` counts what could run script anywhere
+# in #turns, `pwned` is whatever a successful injection would have set.
+PANE_RECORDER = """
+(() => {
+  window.__panes = [];
+  const last = {};
+  const ACTIVE = "script, img, iframe, object, embed, svg, math, form, base, meta, link, style";
+  function record() {
+    const turns = document.getElementById("turns");
+    let active = 0;
+    if (turns) {
+      for (const el of turns.querySelectorAll("*")) {
+        if (el.matches(ACTIVE)) active += 1;
+        for (const attr of el.attributes) if (attr.name.toLowerCase().startsWith("on")) active += 1;
+      }
+    }
+    for (const pane of document.querySelectorAll("article.answer")) {
+      const body = pane.querySelector(".body");
+      const text = body ? body.textContent : "";
+      const state = pane.dataset.state;
+      const seen = state + "\\u0000" + text;
+      if (last[pane.id] === seen) continue;
+      last[pane.id] = seen;
+      window.__panes.push({
+        id: pane.id, state, text, t: performance.now(), active, pwned: String(window.__pwned),
+        tags: body ? [...body.querySelectorAll("*")].map((el) => el.tagName.toLowerCase()) : [],
+      });
+    }
+  }
+  new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true,
+                                                  attributes: true});
+})();
+"""
+
+
+@dataclass
+class Visit:
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+
+    def panes(self) -> list[dict]:
+        return self.page.evaluate("window.__panes")
+
+
+@contextmanager
+def browser_visit(base_url: str) -> Iterator[Visit]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=base_url)
+            context.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            context.add_init_script(PANE_RECORDER)
+            visit = Visit(context.new_page())
+
+            def on_dialog(dialog) -> None:
+                visit.dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            visit.page.on("dialog", on_dialog)
+            yield visit
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def fast_openai():
+    # 16 chunks at 40/s: 0.4 s an answer, for the tests that only need answers to finish.
+    with FakeOpenAIServer(tokens=FAST_TOKENS, rate=40) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slow_openai():
+    # 24 chunks at 12/s: two seconds an answer, long enough to watch the text grow.
+    with FakeOpenAIServer(tokens=SLOW_TOKENS, rate=12) as server:
+        yield server
+
+
+@pytest.fixture
+def arena(asgi_server, celery_worker_process) -> str:
+    """The base URL of a running arena: the web server and a worker on the test database."""
+    return f"http://{asgi_server}"
+
+
+def full_answer(tokens: int) -> re.Pattern:
+    """What the fake server says, whole: "[rid] w0 w1 … w<tokens-1>"."""
+    return re.compile(r"^\[[0-9a-f]{6}\] " + " ".join(f"w{i}" for i in range(tokens)) + "$")
+
+
+def ask(page: Page, prompt: str, *, keyboard: bool = False) -> str:
+    """Send a prompt from the arena page; returns the battle's public id."""
+    page.goto("/arena/")
+    page.get_by_label("Your prompt").fill(prompt)
+    if keyboard:
+        page.get_by_label("Your prompt").press("Control+Enter")
+    else:
+        page.get_by_role("button", name="Send to two models").click()
+    expect(page).to_have_url(re.compile(r"/arena/b/[\w-]+/$"))
+    return re.search(r"/arena/b/([\w-]+)/$", page.url).group(1)
+
+
+def wait_until_done(page: Page, turn: int) -> None:
+    for side in (0, 1):
+        expect(page.locator(f"#answer-{turn}-{side}")).to_have_attribute("data-state", "done",
+                                                                          timeout=STREAM_TIMEOUT_MS)
+
+
+def shown_text(page: Page, turn: int, side: int) -> str:
+    return page.locator(f"#answer-{turn}-{side} .body").inner_text().strip()
+
+
+def test_a_visitor_types_a_prompt_watches_both_answers_stream_votes_and_sees_the_reveal(arena, slow_openai):
+    for name, model_id in zip(MODEL_NAMES, MODEL_IDS, strict=True):
+        register_openai(name, model_id, slow_openai.url)
+    rationale = "A counts 1 to 24 in order; B takes its time. x t 2"  # vote keys typed in a text field
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        public_id = ask(page, "Count to twenty-four, please.")
+        expect(page.get_by_role("button", name="A is better")).to_be_disabled()
+        wait_until_done(page, 0)
+        expect(page.get_by_role("button", name="A is better")).to_be_enabled()
+        expect(page.locator("#battle-status")).to_have_text("Both answers are in. Vote below.")
+        panes = visit.panes()
+        shown = [shown_text(page, 0, side) for side in (0, 1)]
+
+        page.get_by_text("Say how strongly, score each side, say why").click()
+        page.get_by_label("A better", exact=True).check()
+        page.locator("select[name=score_a]").select_option("6")
+        page.locator("select[name=score_b]").select_option("3")
+        page.locator("#id_rationale").click()
+        page.keyboard.type(rationale)
+        expect(page.locator(".reveal")).to_have_count(0)  # the keys typed in the text field did not vote
+        page.keyboard.press("Escape")
+        page.keyboard.press("1")
+
+        reveal = page.locator(".reveal")
+        expect(reveal.locator("strong.model-name")).to_have_count(2)
+        revealed = reveal.locator("strong.model-name").all_inner_texts()
+        expect(reveal).to_contain_text("A is better (strength -2)")
+        expect(page.locator("#new-battle")).to_be_visible()
+
+    for side in (0, 1):
+        assert full_answer(SLOW_TOKENS).match(shown[side]), shown[side]
+        records = [r for r in panes if r["id"] == f"answer-0-{side}"]
+        streamed = [r for r in records if r["state"] == "generating" and r["text"]]
+        partial = [r for r in streamed if len(re.findall(r"\bw\d+\b", r["text"])) < SLOW_TOKENS]
+        done = [r for r in records if r["state"] == "done"]
+        assert done and partial, records
+        # Some but not all of the words were on screen, each time a beginning of the final answer,
+        # and the text grew chunk by chunk before the answer was done.
+        assert all(shown[side].startswith(r["text"]) for r in streamed), streamed
+        assert len({r["text"] for r in partial}) >= 3, partial
+        assert max(r["t"] for r in streamed) < min(r["t"] for r in done)
+
+    battle = Battle.objects.select_related("model_a", "model_b", "judgment").get(public_id=public_id)
+    assert battle.state == BattleState.VOTED
+    assert revealed == [battle.model_a.name, battle.model_b.name]
+    assert sorted(revealed) == sorted(MODEL_NAMES)
+    judgment = battle.judgment
+    assert judgment.judge == battle.voter and judgment.judge.startswith("voter:")
+    assert (judgment.source, judgment.outcome, judgment.strength, judgment.both_bad) == ("arena", "a", -2, False)
+    assert judgment.rationale == rationale
+    assert judgment.time_spent_ms > 0
+    assert judgment.display_order == [0, 1]
+    assert {(s.position, s.attribute): s.value for s in judgment.scores.all()} == {
+        (0, "overall"): 6, (1, "overall"): 3,
+    }
+    comparison = judgment.comparison
+    assert comparison.key == f"arena:{public_id}"
+    candidates = list(comparison.candidates.order_by("position"))
+    assert [c.model for c in candidates] == revealed
+    assert [c.text for c in candidates] == shown
+
+
+def test_no_model_name_or_id_reaches_the_browser_before_the_vote(arena, fast_openai):
+    for name, model_id in zip(MODEL_NAMES, MODEL_IDS, strict=True):
+        register_openai(name, model_id, fast_openai.url)
+    seen: dict[str, list[str]] = {"before": [], "after": []}
+    phase = ["before"]
+
+    def on_response(response: Response) -> None:
+        headers = "\n".join(f"{k}: {v}" for k, v in response.all_headers().items())
+        body = ""
+        if re.search(r"text/|json|javascript|css", response.all_headers().get("content-type", "")):
+            try:
+                body = response.text()
+            except PlaywrightError:  # a redirect has no body
+                pass
+        seen[phase[0]].append(f"{response.request.method} {response.url}\n{headers}\n\n{body}")
+
+    def on_websocket(ws: WebSocket) -> None:
+        seen[phase[0]].append(f"websocket {ws.url}")
+        ws.on("framereceived", lambda payload: seen[phase[0]].append(str(payload)))
+        ws.on("framesent", lambda payload: seen[phase[0]].append(str(payload)))
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        page.context.on("response", on_response)
+        page.on("websocket", on_websocket)
+        page.goto("/arena/")
+        seen["before"].append(page.title())
+        ask(page, "Which of you is which?", keyboard=True)
+        wait_until_done(page, 0)
+        expect(page.get_by_role("button", name="B is better")).to_be_enabled()
+        seen["before"] += [page.title(), page.content()]
+
+        phase[0] = "after"
+        page.get_by_role("button", name="B is better").click()
+        expect(page.locator(".reveal strong.model-name")).to_have_count(2)
+        seen["after"].append(page.locator(".reveal").inner_text())
+
+    before = "\n".join(seen["before"]).lower()
+    assert "/ws/arena/" in before and '"t": "chunk"' in before  # the socket's frames were recorded
+    assert "w15" in before  # so were the answers
+    for secret in MODEL_NAMES + MODEL_IDS + ["quokka", "narwhal"]:
+        assert secret.lower() not in before, secret
+    after = "\n".join(seen["after"]).lower()
+    for name in MODEL_NAMES:  # the recorder does see names once they are shown
+        assert name.lower() in after
+
+
+def test_model_answers_and_prompts_with_html_render_inert(arena, slow_openai):
+    register_openai(MODEL_NAMES[0], MODEL_IDS[0], slow_openai.url)
+    register_openai("Mallory Markup 7B", "mallory-xss-7b", slow_openai.url)
+    prompt = ('Render these: <script>window.__pwned = 1</script> '
+              '<img src=x onerror="window.__pwned=2"> [click](javascript:window.__pwned=3)')
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        ask(page, prompt)
+        wait_until_done(page, 0)
+        xss_side = next(side for side in (0, 1) if "Here is my" in shown_text(page, 0, side))
+        xss_text = shown_text(page, 0, xss_side)
+        prompt_text = page.locator(".turn .prompt").inner_text()
+        links = page.evaluate("[...document.querySelectorAll('#turns a')].map((a) => a.getAttribute('href'))")
+        on_attributes = page.evaluate("""[...document.querySelectorAll('*')]
+            .filter((el) => [...el.attributes].some((a) => a.name.toLowerCase().startsWith('on')))
+            .map((el) => el.outerHTML)""")
+        assert page.locator("#turns script, #turns img").count() == 0
+        link_texts = page.locator("#turns").get_by_text("javascript:").all()
+        assert len(link_texts) == 2  # the prompt's link and the answer's, both left as text
+        for text in link_texts:
+            text.click()
+        for link in page.locator("#turns a").all():
+            link.click()
+        page.wait_for_timeout(200)  # a handler, had one been installed, would have run by now
+        pwned = page.evaluate("typeof window.__pwned")
+        url = page.url
+        panes = visit.panes()
+
+    assert pwned == "undefined"
+    assert visit.dialogs == []
+    assert re.search(r"/arena/b/[\w-]+/$", url)  # no click navigated anywhere
+    assert on_attributes == []
+    assert all(re.match(r"https?://", href or "") for href in links), links
+    # Inert, not lost: the visitor reads the markup as text.
+    assert "<script>window.__pwned = 1</script>" in prompt_text
+    assert "[click](javascript:window.__pwned=3)" in prompt_text
+    assert "<script>alert(1)</script>" in xss_text and "onerror=alert(2)" in xss_text
+
+    # While streaming the same markup was text in the .stream div, and nothing could ever run.
+    assert all(r["active"] == 0 and r["pwned"] == "undefined" for r in panes), panes
+    streamed = [r for r in panes if r["id"] == f"answer-0-{xss_side}" and r["state"] == "generating"]
+    raw = [r for r in streamed if "<script>alert(1)</script>" in r["text"]]
+    assert raw, streamed
+    assert all(r["tags"] == ["div"] for r in streamed), streamed
+
+
+def test_a_failing_model_ends_the_battle_with_a_message_and_a_new_battle_button(arena, slow_openai):
+    register_openai(MODEL_NAMES[0], MODEL_IDS[0], slow_openai.url)
+    register_openai("Broken Model 1B", "broken-error-1b", slow_openai.url)
+
+    def shows_a_failed_battle(page: Page) -> None:
+        status = page.locator("#battle-status")
+        expect(status).to_contain_text(BATTLE_FAILED)
+        expect(status.locator("#new-battle")).to_be_visible()
+        for button in page.locator("#vote-form button[name=choice]").all():
+            assert button.is_hidden() or button.is_disabled()
+        expect(page.locator("#followup-form")).to_be_hidden()
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        public_id = ask(page, "Say something.")
+        shows_a_failed_battle(page)  # live, over the socket
+        # The healthy side is still writing. A visitor who reloads now gets the failed battle from
+        # the server, and still the rest of the healthy answer.
+        page.reload()
+        shows_a_failed_battle(page)
+        expect(page.locator("article.answer[data-state=failed]")).to_have_count(1)
+        healthy = page.locator("article.answer:not([data-state=failed])")
+        expect(healthy).to_have_attribute("data-state", "done", timeout=STREAM_TIMEOUT_MS)
+        healthy_id = healthy.get_attribute("id")
+        healthy_text = healthy.locator(".body").inner_text().strip()
+        status_text = page.locator("#battle-status").inner_text()
+        page.keyboard.press("1")  # no vote on a failed battle
+        expect(page.locator(".reveal")).to_have_count(0)
+        page.locator("#new-battle").click()
+        expect(page).to_have_url(re.compile(r"/arena/$"))
+        expect(page.get_by_label("Your prompt")).to_be_visible()
+
+    assert full_answer(SLOW_TOKENS).match(healthy_text), healthy_text
+    assert "broken" not in status_text.lower()
+    battle = Battle.objects.select_related("model_a", "model_b").get(public_id=public_id)
+    assert battle.state == BattleState.FAILED and battle.judgment_id is None
+    healthy_side = int(healthy_id.rsplit("-", 1)[1])
+    assert battle.model_at(healthy_side).name == MODEL_NAMES[0]
+    assert battle.model_at(1 - healthy_side).name == "Broken Model 1B"
+
+
+def test_a_follow_up_turn_streams_to_both_models(arena, fast_openai):
+    for name, model_id in zip(MODEL_NAMES, MODEL_IDS, strict=True):
+        register_openai(name, model_id, fast_openai.url)
+    first, second = "Name three rivers.", "Now the longest of them?"
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        public_id = ask(page, first)
+        wait_until_done(page, 0)
+        expect(page.get_by_role("button", name="Send follow-up")).to_be_enabled()
+        page.get_by_label("Ask both a follow-up").fill(second)
+        page.get_by_role("button", name="Send follow-up").click()
+        expect(page.locator(".turn")).to_have_count(2)
+        expect(page.locator(".turn").nth(1).locator(".prompt")).to_contain_text(second)
+        wait_until_done(page, 1)
+        expect(page.get_by_role("button", name="B is better")).to_be_enabled()
+        expect(page.locator("#id_followup")).to_have_value("")
+        shown = {(turn, side): shown_text(page, turn, side) for turn in (0, 1) for side in (0, 1)}
+        page.get_by_role("button", name="B is better").click()
+        expect(page.locator(".reveal strong.model-name")).to_have_count(2)
+
+    assert all(full_answer(FAST_TOKENS).match(text) for text in shown.values()), shown
+    assert len(set(shown.values())) == 4  # four requests, four answers
+    comparison = Comparison.objects.get(key=f"arena:{public_id}")
+    assert comparison.context == [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": shown[0, 0]},
+        {"role": "user", "content": second},
+    ]
+    assert comparison.prompt == second
+    a, b = comparison.candidates.order_by("position")
+    assert (a.text, b.text) == (shown[1, 0], shown[1, 1])
+    assert a.conversation is None  # context + text already is A's whole conversation
+    assert b.conversation == [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": shown[0, 1]},
+        {"role": "user", "content": second},
+        {"role": "assistant", "content": shown[1, 1]},
+    ]
+    assert comparison.judgments.get().outcome == "b"
+    # Each model was sent its own first answer with the follow-up, not the other side's.
+    for side in (0, 1):
+        rid = re.match(r"\[(\w+)\]", shown[1, side]).group(1)
+        request = next(r for r in fast_openai.requests if r.rid == rid)
+        assert request.body["messages"] == [
+            {"role": "user", "content": first},
+            {"role": "assistant", "content": shown[0, side]},
+            {"role": "user", "content": second},
+        ]
