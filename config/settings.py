@@ -112,9 +112,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = env("REDIS_URL")
 
+# Redis pub/sub rather than the list-based layer: a streamed chunk is one PUBLISH, and a web
+# process receives pushed messages instead of polling one channel at a time (the list layer's
+# receive costs four round trips per message under one lock, which caps a process near 1k
+# messages/s). Pub/sub keeps nothing for absent listeners; the stream buffer covers late joiners
+# (workers/publishing.py).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("AGORA_CHANNELS_PREFIX", "agora")},
     }
 }

@@ -82,11 +82,58 @@ def answer_claim(*, answer_id: int) -> Job | None:
     )
 
 
+class ChunkSender:
+    """Publishes an answer's deltas as they come, coalescing only under load.
+
+    Each delta goes out at once while the previous message is delivered; deltas that
+    arrive during a send wait and leave together as the next message. An idle system
+    adds no latency, and a busy one sends fewer, larger messages instead of queueing
+    one per token. Messages are numbered per answer (``seq``), the unit the stream
+    buffer and the consumer's de-duplication count in.
+    """
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.pending: list[str] = []
+        self.seq = 0
+        self.closed = False
+        self.wake = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    def add(self, text: str) -> None:
+        self.pending.append(text)
+        self.wake.set()
+
+    async def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+        await self.task
+
+    async def _run(self) -> None:
+        job = self.job
+        while True:
+            if not self.pending:
+                if self.closed:
+                    return
+                await self.wake.wait()
+                self.wake.clear()
+                continue
+            text, self.pending = "".join(self.pending), []
+            try:
+                await publishing.chunk(
+                    group=job.group, answer_id=job.answer_id, turn=job.turn, side=job.side, seq=self.seq, text=text
+                )
+            except Exception:  # the answer is still saved and sent whole when done; the page catches up then
+                log.exception("answer %s: could not publish a chunk", job.answer_id)
+            self.seq += 1
+
+
 async def answer_stream(job: Job) -> Outcome:
     """Stream the answer to the battle's group; never raises, the outcome says what happened."""
     outcome = Outcome()
     started = time.monotonic()
     remaining = (job.stream_deadline - timezone.now()).total_seconds()
+    sender = ChunkSender(job)
     try:
         async with asyncio.timeout(max(remaining, 0.0)):
             async for item in backend_for(job.spec).stream(job.messages):
@@ -97,11 +144,8 @@ async def answer_stream(job: Job) -> Outcome:
                     continue
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = int((time.monotonic() - started) * 1000)
-                await publishing.chunk(
-                    group=job.group, answer_id=job.answer_id, turn=job.turn, side=job.side,
-                    seq=len(outcome.parts), text=item,
-                )
                 outcome.parts.append(item)
+                sender.add(item)
         if outcome.finished is None:
             outcome.error = "the backend ended without finishing the answer"
     except TimeoutError:
@@ -112,6 +156,8 @@ async def answer_stream(job: Job) -> Outcome:
     except Exception as error:  # a backend bug must still settle the answer, not leave it generating
         log.exception("answer %s: unexpected error from the %s backend", job.answer_id, job.spec.backend)
         outcome.error = f"unexpected {type(error).__name__}: {error}"
+    finally:
+        await sender.close()
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     return outcome
 

@@ -70,7 +70,8 @@ def test_both_answers_stream_to_the_battle_group_and_are_saved(two_models, fake_
 
     for side in (0, 1):
         chunks = [e for e in events if e["type"] == "arena.chunk" and e["side"] == side]
-        assert [c["seq"] for c in chunks] == list(range(16))
+        # One message per token unless the system is busy; numbered without gaps either way.
+        assert len(chunks) >= 2 and [c["seq"] for c in chunks] == list(range(len(chunks)))
         answer = Answer.objects.get(battle=battle, side=side)
         assert answer.state == AnswerState.DONE
         assert answer.text == "".join(c["text"] for c in chunks)
@@ -138,7 +139,7 @@ def test_the_reaper_fails_answers_past_their_deadline_and_only_those(two_models)
     Answer.objects.filter(battle=stale).update(deadline=timezone.now() - timedelta(seconds=1))
 
     events = run_and_listen(stale.group_name, generation.answers_reap,
-                            until=lambda ev: any(e["type"] == "arena.state" for e in ev))
+                            until=lambda ev: sum(e["type"] == "arena.failed" for e in ev) == 2)
 
     assert {(a.side, a.state) for a in stale.answers.all()} == {(0, "failed"), (1, "failed")}
     errors = sorted(stale.answers.values_list("error", flat=True))
