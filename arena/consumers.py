@@ -8,6 +8,8 @@ snapshot already covered are dropped by sequence number.
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -20,6 +22,15 @@ from arena.voters import voter_key_from_cookie
 from workers import publishing
 
 FORBIDDEN = 4403
+_clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+
+
+def _redis() -> aioredis.Redis:
+    """One client (and connection pool) per event loop for reading stream buffers."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return _clients[loop]
 
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
@@ -60,20 +71,17 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_snapshot(self) -> None:
         state, error, answers = await self._latest_answers()
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
-        try:
-            for answer in answers:
-                where = {"turn": answer.turn, "side": answer.side}
-                if answer.state == AnswerState.DONE:
-                    await self.send_json({"t": "done", **where, "html": render_markdown(answer.text)})
-                elif answer.state == AnswerState.FAILED:
-                    await self.send_json({"t": "failed", **where, "message": "This answer failed."})
-                else:
-                    parts = await publishing.buffered_text(answer.pk, client)
-                    self.next_seq[(answer.turn, answer.side)] = len(parts)
-                    await self.send_json({"t": "snapshot", **where, "text": "".join(parts), "next": len(parts)})
-        finally:
-            await client.aclose()
+        client = _redis()
+        for answer in answers:
+            where = {"turn": answer.turn, "side": answer.side}
+            if answer.state == AnswerState.DONE:
+                await self.send_json({"t": "done", **where, "html": render_markdown(answer.text)})
+            elif answer.state == AnswerState.FAILED:
+                await self.send_json({"t": "failed", **where, "message": "This answer failed."})
+            else:
+                parts = await publishing.buffered_text(answer.pk, client)
+                self.next_seq[(answer.turn, answer.side)] = len(parts)
+                await self.send_json({"t": "snapshot", **where, "text": "".join(parts), "next": len(parts)})
         await self.send_json({"t": "state", "state": state, "message": error})
 
     async def arena_chunk(self, event):

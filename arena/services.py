@@ -160,7 +160,9 @@ def battle_create(
 
 
 def _locked_battle(battle_id: int, judge: str) -> Battle:
-    battle = Battle.objects.select_for_update().select_related("model_a", "model_b").get(pk=battle_id)
+    # of=self: lock the battle row only. Locking the joined model rows too would block (and
+    # deadlock with) every new battle, whose inserts take a key-share lock on the same models.
+    battle = Battle.objects.select_for_update(of=("self",)).select_related("model_a", "model_b").get(pk=battle_id)
     if battle.voter != judge:
         raise NotYours()
     return battle

