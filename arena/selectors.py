@@ -15,7 +15,11 @@ class Turn:
 
 
 def battle_for_judge(*, public_id: str, judge: str) -> Battle | None:
-    return Battle.objects.select_related("model_a", "model_b").filter(public_id=public_id, voter=judge).first()
+    return (
+        Battle.objects.select_related("model_a", "model_b", "judgment")
+        .filter(public_id=public_id, voter=judge)
+        .first()
+    )
 
 
 def battle_turns(battle: Battle) -> list[Turn]:

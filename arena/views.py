@@ -95,12 +95,12 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
             battle=battle, judge=_judge(request), user=request.user, vote=form.vote()
         )
     except ArenaError as refused:
-        battle.refresh_from_db()
+        battle = _get_battle_for_visitor(request, public_id)  # its state now, with what the panel shows
         return render(request, "arena/battle.html#vote-panel", _page(battle, error=refused.message),
                       status=refused.status)
     except NotYours as exc:
         raise Http404("No such battle.") from exc
-    battle.refresh_from_db()
+    battle = _get_battle_for_visitor(request, public_id)
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
     return render(request, "arena/battle.html#vote-panel", _page(battle))
