@@ -8,9 +8,6 @@ snapshot already covered are dropped by sequence number.
 
 from __future__ import annotations
 
-import asyncio
-
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -22,15 +19,6 @@ from arena.voters import voter_key_from_cookie
 from workers import publishing
 
 FORBIDDEN = 4403
-_clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
-
-
-def _redis() -> aioredis.Redis:
-    """One client (and connection pool) per event loop for reading stream buffers."""
-    loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
-    return _clients[loop]
 
 
 class BattleConsumer(AsyncJsonWebsocketConsumer):
@@ -71,7 +59,6 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_snapshot(self) -> None:
         state, error, answers = await self._latest_answers()
-        client = _redis()
         for answer in answers:
             where = {"turn": answer.turn, "side": answer.side}
             if answer.state == AnswerState.DONE:
@@ -79,25 +66,27 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
             elif answer.state == AnswerState.FAILED:
                 await self.send_json({"t": "failed", **where, "message": "This answer failed."})
             else:
-                parts = await publishing.buffered_text(answer.pk, client)
+                parts = await publishing.buffered_text(answer.pk)
                 self.next_seq[(answer.turn, answer.side)] = len(parts)
                 await self.send_json({"t": "snapshot", **where, "text": "".join(parts), "next": len(parts)})
         await self.send_json({"t": "state", "state": state, "message": error})
+
+    async def _relay(self, frame_type: str, event: dict) -> None:
+        """Send a group event on as a frame: its fields as they are, "t" naming the kind."""
+        await self.send_json({"t": frame_type, **{k: v for k, v in event.items() if k != "type"}})
 
     async def arena_chunk(self, event):
         where = (event["turn"], event["side"])
         if event["seq"] < self.next_seq.get(where, 0):
             return  # already in the snapshot
         self.next_seq[where] = event["seq"] + 1
-        await self.send_json({"t": "chunk", "turn": event["turn"], "side": event["side"], "seq": event["seq"],
-                              "text": event["text"]})
+        await self._relay("chunk", event)
 
     async def arena_done(self, event):
-        await self.send_json({"t": "done", "turn": event["turn"], "side": event["side"], "html": event["html"]})
+        await self._relay("done", event)
 
     async def arena_failed(self, event):
-        await self.send_json({"t": "failed", "turn": event["turn"], "side": event["side"],
-                              "message": event["message"]})
+        await self._relay("failed", event)
 
     async def arena_state(self, event):
-        await self.send_json({"t": "state", "state": event["state"], "message": event["message"]})
+        await self._relay("state", event)

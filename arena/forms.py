@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
 from arena.services import VOTE_CHOICES, Vote
 
@@ -11,15 +10,8 @@ SCORES = [(n, str(n)) for n in range(1, 8)]
 
 
 class PromptForm(forms.Form):
-    prompt = forms.CharField(strip=True, error_messages={"required": "Type a prompt first."})
-
-    def clean_prompt(self) -> str:
-        # The service checks the length too; here it gets a message before any work is done.
-        prompt = self.cleaned_data["prompt"]
-        limit = settings.AGORA_ARENA_MAX_PROMPT_CHARS
-        if len(prompt) > limit:
-            raise forms.ValidationError(f"That prompt is {len(prompt):,} characters long; the limit is {limit:,}.")
-        return prompt
+    # Emptiness, length and moderation are the service's checks (services.prompt_check), in one place.
+    prompt = forms.CharField(required=False, strip=True)
 
 
 class VoteForm(forms.Form):

@@ -11,7 +11,7 @@ from django_htmx.http import retarget
 from arena import services
 from arena.forms import STRENGTHS, PromptForm, VoteForm
 from arena.models import Battle
-from arena.selectors import battle_for_judge, battle_turns, suggested_prompts
+from arena.selectors import Turn, battle_for_judge, battle_turns, suggested_prompts
 from arena.services import ArenaError, NotYours
 
 
@@ -36,21 +36,18 @@ def _first_error(form) -> str:
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    form = PromptForm(request.POST or None)
+    form = PromptForm(request.POST if request.method == "POST" else None)
     error, status = "", 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                battle = services.battle_create(
-                    prompt=form.cleaned_data["prompt"], judge=_judge(request), user=request.user,
-                    client_ip=request.META.get("REMOTE_ADDR"),
-                )
-            except ArenaError as refused:
-                error, status = refused.message, refused.status
-            else:
-                return redirect("arena:battle", public_id=battle.public_id)
+    if request.method == "POST" and form.is_valid():
+        try:
+            battle = services.battle_create(
+                prompt=form.cleaned_data["prompt"], judge=_judge(request), user=request.user,
+                client_ip=request.META.get("REMOTE_ADDR"),
+            )
+        except ArenaError as refused:
+            error, status = refused.message, refused.status
         else:
-            error, status = _first_error(form), 400
+            return redirect("arena:battle", public_id=battle.public_id)
     context = {"form": form, "error": error, "suggestions": suggested_prompts(),
                "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS}
     return render(request, "arena/index.html", context, status=status)
@@ -65,9 +62,8 @@ def battle(request: HttpRequest, public_id: str) -> HttpResponse:
 def turn(request: HttpRequest, public_id: str) -> HttpResponse:
     battle = _get_battle_for_visitor(request, public_id)
     form = PromptForm(request.POST)
+    form.is_valid()  # a text field: only the service can refuse it
     try:
-        if not form.is_valid():
-            raise ArenaError(_first_error(form))
         answers = services.turn_add(
             battle=battle, prompt=form.cleaned_data["prompt"], judge=_judge(request),
             client_ip=request.META.get("REMOTE_ADDR"),
@@ -80,7 +76,7 @@ def turn(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("No such battle.") from exc
     if not request.htmx:
         return redirect("arena:battle", public_id=battle.public_id)
-    turn = next(t for t in battle_turns(battle) if t.index == answers[0].turn)
+    turn = Turn(index=answers[0].turn, prompt=answers[0].prompt, answers=answers)
     return render(request, "arena/battle.html#turn", {"battle": battle, "turn": turn})
 
 
@@ -100,7 +96,7 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
                       status=refused.status)
     except NotYours as exc:
         raise Http404("No such battle.") from exc
-    battle = _get_battle_for_visitor(request, public_id)
     if not request.htmx:
-        return redirect("arena:battle", public_id=battle.public_id)
+        return redirect("arena:battle", public_id=public_id)
+    battle = _get_battle_for_visitor(request, public_id)  # voted now: the panel shows the reveal
     return render(request, "arena/battle.html#vote-panel", _page(battle))

@@ -36,7 +36,6 @@ BATTLE_FAILED = "One of the models did not answer. This battle will not count; s
 @dataclass
 class Job:
     answer_id: int
-    battle_id: int
     group: str
     turn: int
     side: int
@@ -72,7 +71,6 @@ def answer_claim(*, answer_id: int) -> Job | None:
     earlier = list(Answer.objects.filter(battle_id=answer.battle_id, side=answer.side, turn__lt=answer.turn))
     return Job(
         answer_id=answer.pk,
-        battle_id=answer.battle_id,
         group=answer.battle.group_name,
         turn=answer.turn,
         side=answer.side,

@@ -7,7 +7,7 @@ can be sent everything so far before the live chunks (arena/consumers.py).
 
 from __future__ import annotations
 
-from functools import cache
+import asyncio
 
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
@@ -20,10 +20,15 @@ def buffer_key(answer_id: int) -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:stream:{answer_id}"
 
 
-@cache
+_clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
+
+
 def _redis() -> aioredis.Redis:
-    # Created on the stream loop and used only there (workers/stream_loop.py).
-    return aioredis.Redis.from_url(settings.REDIS_URL)
+    """One client (and connection pool) per event loop: the worker's stream loop, daphne's loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
+    return _clients[loop]
 
 
 async def chunk(*, group: str, answer_id: int, turn: int, side: int, seq: int, text: str) -> None:
@@ -43,5 +48,5 @@ async def events(group: str, messages: list[dict]) -> None:
         await layer.group_send(group, message)
 
 
-async def buffered_text(answer_id: int, client: aioredis.Redis) -> list[str]:
-    return [part.decode() for part in await client.lrange(buffer_key(answer_id), 0, -1)]
+async def buffered_text(answer_id: int) -> list[str]:
+    return [part.decode() for part in await _redis().lrange(buffer_key(answer_id), 0, -1)]

@@ -117,3 +117,9 @@ def test_a_follow_up_returns_the_new_turn_and_a_refusal_is_shown_in_place(two_mo
     assert response.status_code == 200 and 'id="answer-1-0"' in body and 'id="answer-1-1"' in body
     assert "&lt;b&gt;then&lt;/b&gt;" in body and "<b>then</b>" not in body
     assert no_model_identity(response)
+
+
+def test_a_post_without_a_prompt_field_is_told_to_type_one(two_models, visitor):
+    response = visitor.post("/arena/", {})
+    assert response.status_code == 400 and "Type a prompt first." in response.content.decode()
+    assert not Battle.objects.exists()

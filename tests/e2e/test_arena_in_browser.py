@@ -19,19 +19,17 @@ from dataclasses import dataclass, field
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, Response, WebSocket, expect, sync_playwright
+from playwright.sync_api import Page, Response, WebSocket, expect
 
 from annotation.models import Comparison
 from arena.models import Battle, BattleState
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
+from tests.e2e.browser import browser_context
 from tests.fakes.openai_server import FakeOpenAIServer
 from workers.generation import BATTLE_FAILED
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 TIMEOUT_MS = 5_000
 STREAM_TIMEOUT_MS = 15_000  # a whole slow answer, on a 2-core machine shared with the worker and daphne
 SLOW_TOKENS = 24
@@ -84,23 +82,16 @@ class Visit:
 
 @contextmanager
 def browser_visit(base_url: str) -> Iterator[Visit]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=base_url)
-            context.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            context.add_init_script(PANE_RECORDER)
-            visit = Visit(context.new_page())
+    with browser_context(base_url, TIMEOUT_MS) as context:
+        context.add_init_script(PANE_RECORDER)
+        visit = Visit(context.new_page())
 
-            def on_dialog(dialog) -> None:
-                visit.dialogs.append(dialog.message)
-                dialog.dismiss()
+        def on_dialog(dialog) -> None:
+            visit.dialogs.append(dialog.message)
+            dialog.dismiss()
 
-            visit.page.on("dialog", on_dialog)
-            yield visit
-        finally:
-            browser.close()
+        visit.page.on("dialog", on_dialog)
+        yield visit
 
 
 @pytest.fixture(scope="module")

@@ -15,27 +15,19 @@ from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browser import browser_context
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 TIMEOUT_MS = 5_000
 
 
 @contextmanager
 def browser_page(base_url: str) -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(base_url=base_url)
-            context.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            yield context.new_page()
-        finally:
-            browser.close()
+    with browser_context(base_url, TIMEOUT_MS) as context:
+        yield context.new_page()
 
 
 def log_in(page: Page, username: str, password: str) -> None:
