@@ -78,6 +78,12 @@ class Candidate(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=30, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Style counts for style-controlled ratings (annotation/candidates.py fills them when the row
+    # is written), kept as columns so a refresh reads a million of them without parsing text.
+    style_tokens = models.PositiveIntegerField(null=True, blank=True)
+    style_headers = models.PositiveIntegerField(null=True, blank=True)
+    style_lists = models.PositiveIntegerField(null=True, blank=True)
+    style_bold = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["comparison_id", "position"]

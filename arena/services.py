@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from annotation.candidates import style_fields
 from annotation.models import Candidate, Comparison, JudgeKind, Judgment, Outcome, Score, Source
 from arena import moderation, rate_limits
 from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
@@ -271,6 +272,7 @@ def _comparison_create(battle: Battle, answers: list[Answer], now) -> Comparison
             latency_ms=finals[side].duration_ms,
             finish_reason=finals[side].finish_reason,
             metadata={"first_token_ms": finals[side].first_token_ms},
+            **style_fields(finals[side].text, finals[side].output_tokens),
         )
         for side in (0, 1)
     )

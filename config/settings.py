@@ -130,6 +130,9 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# One result backend per process, not one per thread: the web process serves each request on a new
+# thread, and building a backend there costs ~3 ms of CPU on every battle it enqueues.
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task to be retried
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("AGORA_CELERY_QUEUE", "agora")
@@ -140,7 +143,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.reap_stale_answers",
         "schedule": float(env("AGORA_REAP_INTERVAL_S", "5")),
     },
+    "refresh-ratings": {
+        "task": "ratings.refresh_due",
+        "schedule": float(env("AGORA_RATINGS_CHECK_S", "30")),
+    },
 }
+
+# Ratings: the boards kept current, and when a board is stale (ratings/services.refresh_due).
+AGORA_RATINGS_BOARDS = [
+    {"method": "bt"},
+    {"method": "bt", "style": True},
+    {"method": "rao-kupper"},
+]
+AGORA_RATINGS_EVERY_JUDGMENTS = int(env("AGORA_RATINGS_EVERY_JUDGMENTS", "100"))
+AGORA_RATINGS_INTERVAL_S = float(env("AGORA_RATINGS_INTERVAL_S", "600"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.db import IntegrityError, transaction
 
+from annotation.candidates import style_fields
 from annotation.imports.agora import AgoraFormat
 from annotation.imports.arena import ArenaFormat
 from annotation.imports.llmfao import LlmfaoFormat
@@ -136,7 +137,9 @@ def _write_batch(batch: list[Row], report: ImportReport) -> None:
     for comparison in created:
         existing[comparison.key] = comparison.id
     Candidate.objects.bulk_create(
-        Candidate(comparison_id=existing[c.key], **field_values(k)) for c in new.values() for k in c.candidates
+        Candidate(comparison_id=existing[c.key], **field_values(k), **style_fields(k.text, k.output_tokens))
+        for c in new.values()
+        for k in c.candidates
     )
     report.comparisons_added += len(created)
 

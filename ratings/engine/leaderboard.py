@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ratings.engine import bradley_terry, counting, intervals, style, ties, winrate
+from ratings.engine import bradley_terry, counting, intervals, mixture, style, ties, winrate
 from ratings.engine.bradley_terry import DEFAULT_SCALE, Scale
 from ratings.engine.votes import RatingError, Votes, pair_counts
 
@@ -63,6 +63,35 @@ def _matrices(votes: Votes, wins: np.ndarray, theta: np.ndarray | None, order: l
     return result
 
 
+def _mixture(votes: Votes, groups: int, seed: int, scale: Scale) -> dict[str, Any]:
+    """Latent preference groups: per annotator (PAL) when the votes carry judges, else per vote.
+
+    ``groups`` 0 picks K in 1..4 by held-out log-likelihood; the table shows the single-group fit."""
+    mode = "annotator" if votes.judge is not None and len(votes.judges) > 1 else "global"
+    if groups:
+        chosen = mixture.fit_mixture(votes, groups, mode=mode, seed=seed)
+        heldout = {}
+    else:
+        ks = tuple(k for k in (1, 2, 3, 4) if k <= (len(votes.judges) if mode == "annotator" else len(votes)))
+        selection = mixture.select_k(votes, ks, mode=mode, seed=seed)
+        chosen, heldout = selection.fit, selection.heldout
+    battles = votes.battles_per_model()
+    single = bradley_terry.fit(pair_counts(votes).wins(), models=votes.models)
+    rankings = chosen.group_rankings(votes.models, scale)
+    return {
+        "mode": mode,
+        "groups": chosen.k,
+        "heldout_loglik": {str(k): float(v) for k, v in heldout.items()},
+        "group_weights": [float(w) for w in chosen.prior_weights],
+        "group_rankings": [
+            [{"model": m, "rating": r} for m, _theta, r in ranking if battles[votes.models.index(m)] > 0]
+            for ranking in rankings
+        ],
+        "models": _rows(votes, scale.rating(single.theta), None, None),
+        "warnings": list(single.warnings),
+    }
+
+
 def rate(
     votes: Votes,
     *,
@@ -76,6 +105,7 @@ def rate(
     baseline: str | None = None,
     anchor: tuple[str, float] | None = None,
     elo_k: float = 4.0,
+    groups: int = 0,
     scale: Scale = DEFAULT_SCALE,
     seed: int = 0,
     length: np.ndarray | None = None,
@@ -121,7 +151,10 @@ def rate(
 
     theta = None
     if method == "mixture":
-        raise RatingError("the mixture method is not available yet")
+        result.update(_mixture(votes, groups, seed, scale))
+        result["parameters"]["groups"] = groups
+        report(1.0)
+        return result
     if method == "winrate":
         if baseline is None:
             raise RatingError("the win-rate method needs a baseline model (--baseline)")
@@ -201,7 +234,8 @@ def rate(
             for r in range(bootstrap):
                 resampled = type(pc)(pc.n, pc.a, pc.b, pc.y, pc.tie, pc.w, counts[r])
                 d, t = resampled.decisive_and_ties()
-                samples[r] = ties.fit(method, d, t, prior=prior, theta0=theta).theta
+                # Warm-started and less strict: an interval needs 1e-3 points, not the last digit.
+                samples[r] = ties.fit(method, d, t, prior=prior, theta0=theta, gtol=1e-7).theta
                 report(0.1 + 0.9 * (r + 1) / bootstrap)
             lower, upper = intervals.quantile_bounds(bradley_terry.anchored(samples, scale, anchor_index), level)
         elif ci == "sandwich":

@@ -1,0 +1,54 @@
+"""Fit a leaderboard now, store the run, and optionally write its result as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.models import Source
+from ratings.boards import Board
+from ratings.engine.leaderboard import CI_METHODS, METHODS
+from ratings.models import RunState
+from ratings.services import run_create, run_execute
+
+
+class Command(BaseCommand):
+    help = "Fit ratings over the stored judgments (and store the run, as the scheduled refresh does)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--method", choices=METHODS, default="bt")
+        parser.add_argument("--bootstrap", type=int, default=100, help="bootstrap rounds (default 100)")
+        parser.add_argument("--ci", choices=CI_METHODS, default="bootstrap")
+        parser.add_argument("--style", action="store_true", help="style control (length and Markdown)")
+        parser.add_argument("--graded", action="store_true", help="use vote strengths as soft outcomes")
+        parser.add_argument("--category", default="")
+        parser.add_argument("--source", choices=Source.values, default="")
+        parser.add_argument("--baseline", default="", help="the baseline model of --method winrate")
+        parser.add_argument("--groups", type=int, default=0, help="mixture: K groups (0 = choose K by held-out fit)")
+        parser.add_argument("--output", type=Path, help="write the result here as JSON")
+
+    def handle(self, *args, **options):
+        if options["bootstrap"] < 0:
+            raise CommandError("--bootstrap cannot be negative")
+        board = Board(
+            method=options["method"], style=options["style"], category=options["category"],
+            source=options["source"], graded=options["graded"], baseline=options["baseline"],
+            groups=options["groups"], bootstrap=options["bootstrap"], ci=options["ci"],
+        )
+        run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
+        if run.state != RunState.DONE:
+            raise CommandError(run.error)
+        document = {"run": run.pk, "board": run.board, "duration_ms": run.duration_ms, "timings": run.timings,
+                    **run.result}
+        if options["output"]:
+            options["output"].write_text(json.dumps(document, indent=2, allow_nan=False))
+        rows = run.result["models"]
+        self.stdout.write(f"{run.result['judgments']} judgments, {len(rows)} models, {run.duration_ms} ms "
+                          f"({run.board}, run {run.pk})")
+        for warning in run.result.get("warnings", []):
+            self.stdout.write(f"  note: {warning}")
+        for i, row in enumerate(rows[:20], 1):
+            ci = f"  [{row['lower']:.1f}, {row['upper']:.1f}]" if row.get("lower") is not None else ""
+            self.stdout.write(f"{i:3d}. {row['model']:<40} {row['rating']:9.2f}{ci}  ({row['battles']} votes)")

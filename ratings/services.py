@@ -1,0 +1,136 @@
+"""Writes for the ratings: create a run, execute it (read, fit, store), decide when a refresh is due."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ratings import selectors
+from ratings.boards import Board, scheduled_boards
+from ratings.engine import summaries
+from ratings.engine.leaderboard import rate
+from ratings.engine.votes import RatingError
+from ratings.models import RatingRun, RunState
+
+
+def run_create(*, board: Board, trigger: str, enqueue: bool = True) -> RatingRun:
+    """A queued run; with ``enqueue`` the Celery task is sent once the row is committed."""
+    run = RatingRun.objects.create(board=board.key, parameters=board.as_dict(), trigger=trigger)
+    if enqueue:
+        from ratings.tasks import fit_ratings
+
+        transaction.on_commit(lambda: fit_ratings.delay(run.pk))
+    return run
+
+
+def _claim(run_id: int) -> bool:
+    # Conditional UPDATE: two workers handed the same run (a redelivered task) fit it once.
+    return bool(
+        RatingRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
+            state=RunState.RUNNING, started_at=timezone.now()
+        )
+    )
+
+
+def _progress(run_id: int):
+    last = [0.0]
+
+    def report(fraction: float) -> None:
+        # At most ~20 writes a run: enough for a progress bar, not a load on the database.
+        if fraction - last[0] >= 0.05 or fraction >= 1.0:
+            last[0] = fraction
+            RatingRun.objects.filter(pk=run_id).update(progress=min(1.0, fraction))
+
+    return report
+
+
+def bias_panel(loaded: selectors.LoadedVotes) -> dict:
+    votes = loaded.votes
+    decisive = (~votes.tie) & ((votes.y == 0.0) | (votes.y == 1.0)) & (loaded.first_shown >= 0)
+    first_won = np.where(loaded.first_shown == 0, votes.y == 1.0, votes.y == 0.0)[decisive]
+    groups = np.array([selectors.SOURCES[s] if s >= 0 else "?" for s in loaded.source[decisive]], dtype=object)
+    return {
+        "position": summaries.position_bias(first_won.astype(float), groups),
+        "length": summaries.length_bias(votes.extra["style_a"][:, 0], votes.extra["style_b"][:, 0], votes.y),
+        "ties": selectors.judge_tie_rates(),
+    }
+
+
+def run_execute(run_id: int) -> RatingRun:
+    """Fit the run's board on the judgments as they are now and store the result (or the error)."""
+    if not _claim(run_id):
+        return RatingRun.objects.get(pk=run_id)
+    run = RatingRun.objects.get(pk=run_id)
+    board = Board.from_dict(run.parameters)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        loaded = selectors.votes_load(board)
+        timings["read_s"] = round(time.perf_counter() - started, 4)
+        report = _progress(run_id)
+        fit_started = time.perf_counter()
+        result = _fit(board, loaded, report)
+        timings["fit_s"] = round(time.perf_counter() - fit_started, 4)
+        if len(loaded.votes):
+            result["bias"] = bias_panel(loaded)
+    except RatingError as error:
+        return _finish(run, started, timings, state=RunState.FAILED, error=str(error))
+    except Exception as error:  # the run must not stay "running" whatever went wrong
+        _finish(run, started, timings, state=RunState.FAILED, error=f"the fit failed: {error!r}")
+        raise
+    return _finish(run, started, timings, state=RunState.DONE, result=result, loaded=loaded)
+
+
+def _fit(board: Board, loaded: selectors.LoadedVotes, report) -> dict:
+    votes = loaded.votes
+    return rate(
+        votes,
+        method=board.method,
+        bootstrap=board.bootstrap,
+        ci=board.ci,
+        use_style=board.style,
+        baseline=board.baseline or None,
+        groups=board.groups,
+        length=votes.extra.get("length"),
+        progress=report,
+    )
+
+
+def _finish(run: RatingRun, started: float, timings: dict, *, state: str, result: dict | None = None,
+            error: str = "", loaded: selectors.LoadedVotes | None = None) -> RatingRun:
+    store_started = time.perf_counter()
+    run.state = state
+    run.result = result
+    run.error = error
+    run.progress = 1.0 if state == RunState.DONE else run.progress
+    if loaded is not None:
+        run.judgments = len(loaded.votes)
+        run.last_judgment_id = loaded.last_judgment_id
+    run.finished_at = timezone.now()
+    timings["store_s"] = round(time.perf_counter() - store_started, 4)
+    run.timings = timings
+    run.duration_ms = int((time.perf_counter() - started) * 1000)
+    run.save()
+    return run
+
+
+def refresh_due(*, now=None) -> list[RatingRun]:
+    """Queue a fit of each scheduled board that is stale: AGORA_RATINGS_EVERY_JUDGMENTS new judgments
+    since its last fit, or AGORA_RATINGS_INTERVAL_S elapsed with anything new. Never two at once per board."""
+    now = now or timezone.now()
+    queued = []
+    for board in scheduled_boards():
+        if selectors.run_in_flight(board):
+            continue
+        last = RatingRun.objects.filter(board=board.key, state__in=[RunState.DONE, RunState.FAILED]).first()
+        new = selectors.judgments_since(last.last_judgment_id if last else None)
+        if new == 0:
+            continue
+        age = (now - last.finished_at).total_seconds() if last and last.finished_at else float("inf")
+        if new >= settings.AGORA_RATINGS_EVERY_JUDGMENTS or age >= settings.AGORA_RATINGS_INTERVAL_S:
+            queued.append(run_create(board=board, trigger="judgments" if last else "schedule"))
+    return queued
