@@ -57,9 +57,13 @@ def board_from_query(query: Mapping[str, str]) -> Board:
     if query.get("view") == "groups":
         method = "mixture"
     source = query.get("source", "")
+    style = method == "bt" and query.get("style") in ("1", "on", "true")
     return Board(
         method=method,
-        style=method == "bt" and query.get("style") in ("1", "on", "true"),
+        style=style,
+        # Style control's intervals by the sandwich estimator (arena-rank's default): its bootstrap
+        # refits a million-row regression 100 times, too slow for a refresh every few minutes.
+        ci="sandwich" if style else "bootstrap",
         category=query.get("category", "")[:100],
         source=source if source in Source.values else "",
     )

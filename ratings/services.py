@@ -111,10 +111,12 @@ def _finish(run: RatingRun, started: float, timings: dict, *, state: str, result
         run.judgments = len(loaded.votes)
         run.last_judgment_id = loaded.last_judgment_id
     run.finished_at = timezone.now()
+    run.save()
+    # The store's own time is known only once it is done: a second, tiny update records it.
     timings["store_s"] = round(time.perf_counter() - store_started, 4)
     run.timings = timings
     run.duration_ms = int((time.perf_counter() - started) * 1000)
-    run.save()
+    RatingRun.objects.filter(pk=run.pk).update(timings=timings, duration_ms=run.duration_ms)
     return run
 
 

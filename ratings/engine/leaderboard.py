@@ -197,7 +197,16 @@ def rate(
             blo, bhi = intervals.quantile_bounds(betas, level)
             result["style_intervals"] = {f: [float(blo[k]), float(bhi[k])] for k, f in enumerate(style.FEATURES)}
         elif ci == "sandwich":
-            result["warnings"].append("style control reports bootstrap intervals; use --ci bootstrap")
+            se_theta, se_beta = style.sandwich(votes, x, fitted, reg=style_reg, reweight=style_reweight)
+            z = intervals.z_score(level)
+            lower, upper = (bradley_terry.anchored(theta + sign * z * se_theta, scale, None) for sign in (-1, 1))
+            if anchor_index is not None:
+                shift = anchor_index[1] - bradley_terry.anchored(theta, scale, None)[anchor_index[0]]
+                lower, upper = lower + shift, upper + shift
+            result["style_intervals"] = {
+                f: [float(fitted.beta[k] - z * se_beta[k]), float(fitted.beta[k] + z * se_beta[k])]
+                for k, f in enumerate(style.FEATURES)
+            }
     elif method == "bt":
         fitted_bt = bradley_terry.fit(wins, models=votes.models)
         theta = fitted_bt.theta

@@ -211,3 +211,39 @@ def bootstrap(votes: Votes, x: np.ndarray, start: StyleFit, *, rounds: int = 100
     with ThreadPoolExecutor(max(1, threads)) as pool:
         list(pool.map(one, range(rounds)))
     return thetas, betas
+
+
+def sandwich(votes: Votes, x: np.ndarray, fitted: StyleFit, *, reg: float = 0.0, reweight: bool = False,
+             hessian_reg: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    """Standard errors of (θ, β) by the sandwich estimator, as arena-rank computes it for this model.
+
+    H and G are averages over the votes (the Fisher information and the gradients' covariance);
+    Cov = H⁻¹ G H⁻¹ / N, with arena-rank's small ridge on H and its correction of G for the L2 term.
+    """
+    design = _Design(votes, x)
+    n, p, rows = design.n, design.p, design.rows
+    w = votes.w * (pair_reweighting(votes) if reweight else 1.0)
+    prob = expit(design.logits(fitted.theta, fitted.beta))
+
+    def blocks(values: np.ndarray) -> np.ndarray:
+        per_pair = np.bincount(design.pair, weights=values, minlength=n * n).reshape(n, n)
+        per_pair = per_pair + per_pair.T
+        out = np.empty((n + p, n + p))
+        out[:n, :n] = -per_pair
+        out[np.arange(n), np.arange(n)] += per_pair.sum(axis=1)
+        vx = values[:, None] * design.x
+        cross = np.stack(
+            [np.bincount(design.a, weights=vx[:, k], minlength=n) - np.bincount(design.b, weights=vx[:, k], minlength=n)
+             for k in range(p)],
+            axis=1,
+        )
+        out[:n, n:], out[n:, :n] = cross, cross.T
+        out[n:, n:] = design.x.T @ vx
+        return out / rows
+
+    hessian = blocks(w * prob * (1 - prob)) + hessian_reg * np.eye(n + p)
+    params = np.concatenate([np.zeros(n), fitted.beta])
+    grad_cov = blocks((w * (design.y - prob)) ** 2) - (reg**2 / rows) * np.outer(params, params)
+    inv = np.linalg.inv(hessian)
+    se = np.sqrt(np.clip(np.diag(inv @ grad_cov @ inv) / rows, 0.0, None))
+    return se[:n], se[n:]

@@ -59,3 +59,10 @@ def test_style_coefficients_and_ratings_match_arena_rank(reg, reweight):
     theirs = dict(zip(dataset.competitors, np.asarray(model.params["ratings"]) * alpha, strict=True))
     for i, name in enumerate(votes.models):
         assert ours.theta[i] * alpha == pytest.approx(theirs[name], abs=0.01)
+    # The sandwich intervals too.
+    reference = model.compute_ratings_and_cis(dataset, ci_method="sandwich")
+    se_theta, _ = style.sandwich(votes, style.votes_style(votes), ours, reg=reg, reweight=reweight)
+    widths = dict(zip(dataset.competitors, np.asarray(reference["rating_upper"]) - np.asarray(reference["ratings"]),
+                      strict=True))
+    for i, name in enumerate(votes.models):
+        assert 1.959964 * se_theta[i] * alpha == pytest.approx(widths[name], abs=0.01)
