@@ -180,3 +180,153 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute}[{self.position}] = {self.value:g}"
+
+
+# --- Annotation projects and their queues -------------------------------------------------------
+
+
+class TaskType(models.TextChoices):
+    PAIRWISE = "pairwise", "Pairwise (A / B)"
+    TERNARY = "ternary", "Ternary (A / B / tie)"
+    GRADED = "graded", "Graded (−3..+3)"
+    LIKERT = "likert", "Likert per attribute"
+    RANKING = "ranking", "Listwise ranking"
+    PRINCIPLES = "principles", "Principle checks (yes / no)"
+
+
+class RationaleMode(models.TextChoices):
+    OFF = "off", "No rationale"
+    OPTIONAL = "optional", "Optional rationale"
+    REQUIRED = "required", "Rationale required"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    REVIEWER = "reviewer", "Reviewer"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Project(models.Model):
+    """A labelling job: which items, what to ask about them, and how many people answer each."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    guidelines = models.TextField(blank=True)  # Markdown, rendered sanitized
+    task_type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.PAIRWISE)
+    # Per task type: {"attributes": ["helpfulness", …], "scale": [0, 4]} for Likert,
+    # {"principles": ["…", …]} for principle checks; empty for the pairwise kinds.
+    config = models.JSONField(default=dict, blank=True)
+    rationale = models.CharField(max_length=10, choices=RationaleMode.choices, default=RationaleMode.OPTIONAL)
+    overlap = models.PositiveSmallIntegerField(default=1)  # distinct annotators per item
+    lease_seconds = models.PositiveIntegerField(default=900)
+    gold_ratio = models.FloatField(default=0.0)  # share of tasks drawn from gold items
+    blind = models.BooleanField(default=True)  # annotators never see others' annotations
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(task_type__in=TaskType.values), name="project_task_type_valid"),
+            models.CheckConstraint(condition=Q(rationale__in=RationaleMode.values), name="project_rationale_valid"),
+            models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=50), name="project_overlap_range"),
+            models.CheckConstraint(condition=Q(gold_ratio__gte=0, gold_ratio__lte=1), name="project_gold_ratio_range"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=10), name="project_lease_minimum"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ANNOTATOR)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+
+class Item(models.Model):
+    """One comparison in a project's queue, with its gold answer when it is a gold item.
+
+    ``taken`` = live leases + completed annotations, and ``open`` = taken < overlap. Only
+    annotation/queue.py writes them, always under the item's row lock in the same transaction as
+    the assignment they count, so the claim finds open items through a partial index instead of
+    counting assignments (tests check they always equal the counts).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="items")
+    priority = models.SmallIntegerField(default=0)  # higher first (items an AI judge found contested)
+    taken = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # taken < the project's overlap (always true for gold items): the claim index holds open items only.
+    open = models.BooleanField(default=True)
+    is_gold = models.BooleanField(default=False)
+    # The expected answer of a gold item, in the shape of the task's answer; numbers within
+    # ``gold_tolerance`` of it count as correct.
+    gold_answer = models.JSONField(null=True, blank=True)
+    gold_tolerance = models.FloatField(default=0.0)
+    # An AI judge's suggestion ({"outcome": …, "orders_agree": …}), shown when the project allows.
+    suggestion = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "comparison"], name="item_comparison_unique"),
+            models.CheckConstraint(condition=Q(done__lte=models.F("taken")), name="item_done_within_taken"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "is_gold", "-priority", "id"], condition=Q(open=True),
+                         name="item_open_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} of {self.project_id}"
+
+
+class AssignmentState(models.TextChoices):
+    LEASED = "leased", "Leased"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+
+
+class Assignment(models.Model):
+    """An annotator's lease on an item, and what became of it. One row per (item, annotator)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    state = models.CharField(max_length=10, choices=AssignmentState.choices, default=AssignmentState.LEASED)
+    # The order the annotator is shown the candidates (positions, left to right), drawn per lease.
+    display_order = models.JSONField(default=list)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=500, blank=True)
+    judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="assignment")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_one_per_annotator"),
+            models.CheckConstraint(condition=Q(state__in=AssignmentState.values), name="assignment_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state="done") | Q(judgment__isnull=False), name="assignment_done_has_judgment"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "state"], name="assignment_by_annotator"),
+            models.Index(fields=["expires_at"], condition=Q(state="leased"), name="assignment_live_leases"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on item {self.item_id}: {self.state}"

@@ -1,0 +1,282 @@
+"""The task queue: claim an item into a lease, submit or skip it, expire stale leases.
+
+Concurrency, in one place:
+- A claim picks the first open item the annotator has not had with one
+  ``SELECT … FOR UPDATE SKIP LOCKED`` (two annotators claiming at once take different rows or
+  wait for nothing) and, holding that row lock, counts the lease in ``item.taken``.
+- ``taken`` (live leases + completed) and ``open`` (taken < overlap) change only here, under the
+  item's row lock, in the transaction that writes the assignment they count.
+- Lock order is assignment → item in submit, skip and expiry; a claim locks an item and then
+  writes only assignments that none of those three touch (new rows, or its own expired one).
+- The unique (item, annotator) assignment and (comparison, judge, source) judgment constraints
+  are the last line against an item served twice to one person or an annotation stored twice.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotation.answers import Answer, answer_check
+from annotation.models import (
+    Assignment,
+    AssignmentState,
+    Item,
+    JudgeKind,
+    Judgment,
+    Project,
+    Score,
+    Source,
+    TaskType,
+)
+
+
+class QueueError(Exception):
+    status = 400
+
+
+class QueueEmpty(QueueError):
+    """Nothing to hand out now; the message says why, for the annotator."""
+
+    status = 200
+
+
+class LeaseLost(QueueError):
+    status = 409
+
+
+PICK_SQL = """
+    SELECT i.id FROM annotation_item i
+    WHERE i.project_id = %(project)s AND i.open AND i.is_gold = %(gold)s
+      AND NOT EXISTS (
+          SELECT 1 FROM annotation_assignment a
+          WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired'
+      )
+    ORDER BY i.priority DESC, i.id
+    LIMIT 1
+    FOR UPDATE OF i SKIP LOCKED
+"""
+
+# Reopen or create the annotator's row for the item. Its old row can only be an expired lease
+# (anything else made the item ineligible), so the conflict branch revives exactly that one.
+LEASE_SQL = """
+    INSERT INTO annotation_assignment (item_id, annotator_id, state, display_order, leased_at, expires_at,
+                                       skip_reason)
+    VALUES (%(item)s, %(annotator)s, 'leased', %(order)s, %(now)s, %(expires)s, '')
+    ON CONFLICT (item_id, annotator_id) DO UPDATE
+        SET state = 'leased', display_order = EXCLUDED.display_order, leased_at = EXCLUDED.leased_at,
+            expires_at = EXCLUDED.expires_at, finished_at = NULL, skip_reason = ''
+        WHERE annotation_assignment.state = 'expired'
+    RETURNING id
+"""
+
+EXPIRE_SQL = """
+    WITH expired AS (
+        UPDATE annotation_assignment SET state = 'expired', finished_at = %(now)s
+        WHERE state = 'leased' AND expires_at <= %(now)s
+        RETURNING item_id
+    ), counts AS (
+        SELECT item_id, COUNT(*) AS n FROM expired GROUP BY item_id
+    )
+    UPDATE annotation_item i
+    SET taken = i.taken - c.n, open = i.is_gold OR i.taken - c.n < p.overlap
+    FROM counts c, annotation_project p
+    WHERE i.id = c.item_id AND p.id = i.project_id
+    RETURNING i.id
+"""
+
+
+def _live(project: Project, annotator, now) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("item__comparison")
+        .filter(item__project=project, annotator=annotator, state=AssignmentState.LEASED, expires_at__gt=now)
+        .order_by("leased_at")
+        .first()
+    )
+
+
+def _pick(project: Project, annotator, gold: bool) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(PICK_SQL, {"project": project.pk, "gold": gold, "annotator": annotator.pk})
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def assignment_claim(*, project: Project, annotator, rng: random.Random | None = None) -> Assignment:
+    """The annotator's live lease in the project, or a new one. Raises QueueEmpty with the reason."""
+    rng = rng or random.Random()
+    now = timezone.now()
+    with transaction.atomic():
+        live = _live(project, annotator, now)
+        if live is not None:
+            return live
+        item_id = None
+        if project.gold_ratio > 0 and rng.random() < project.gold_ratio:
+            item_id = _pick(project, annotator, gold=True)
+        if item_id is None:
+            item_id = _pick(project, annotator, gold=False)
+        if item_id is None:
+            raise QueueEmpty(queue_empty_reason(project=project, annotator=annotator))
+        item = Item.objects.select_related("comparison").get(pk=item_id)
+        candidates = item.comparison.candidates.count()
+        order = list(range(candidates))
+        rng.shuffle(order)  # positions are shown in random order, recorded per lease
+        Item.objects.filter(pk=item_id).update(
+            taken=F("taken") + 1, open=Q(is_gold=True) | Q(taken__lt=project.overlap - 1)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(LEASE_SQL, {
+                "item": item_id, "annotator": annotator.pk, "order": _json(order), "now": now,
+                "expires": now + timedelta(seconds=project.lease_seconds),
+            })
+            assignment_id = cursor.fetchone()[0]
+    return Assignment.objects.select_related("item__comparison").get(pk=assignment_id)
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def queue_empty_reason(*, project: Project, annotator) -> str:
+    if not project.active:
+        return "This project is paused: no new tasks are handed out."
+    regular = project.items.filter(is_gold=False)
+    if not regular.exists():
+        return "This project has no items yet."
+    mine = Assignment.objects.filter(item__project=project, annotator=annotator, item__is_gold=False)
+    unseen = regular.exclude(assignments__in=mine.exclude(state=AssignmentState.EXPIRED))
+    if not unseen.exists():
+        return "You have done every item of this project. Thank you!"
+    if unseen.filter(done__lt=project.overlap).exists():
+        return ("Every remaining item is being worked on by someone else right now; "
+                "leases run out after a while, so try again later.")
+    return f"Every item already has its {project.overlap} annotation{'s' if project.overlap != 1 else ''}."
+
+
+def _lock_own(assignment_id: int, annotator) -> Assignment:
+    try:
+        return (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("item__project", "item__comparison")
+            .get(pk=assignment_id, annotator=annotator)
+        )
+    except Assignment.DoesNotExist:
+        raise QueueError("This task is not yours, or it does not exist.") from None
+
+
+def _reclaim_expired(assignment: Assignment) -> None:
+    """A late submission on a lease the reaper already ended: accepted only if the item still has room."""
+    item = Item.objects.select_for_update().get(pk=assignment.item_id)
+    project = assignment.item.project
+    if not item.is_gold and item.taken >= project.overlap:
+        raise LeaseLost("Your time on this task ran out and it went to other annotators; your answer was not "
+                        "stored. The next task is ready.")
+    Item.objects.filter(pk=item.pk).update(taken=F("taken") + 1, open=Q(is_gold=True) |
+                                           Q(taken__lt=project.overlap - 1))
+
+
+def assignment_submit(*, assignment_id: int, annotator, data: dict, time_spent_ms: int | None = None
+                      ) -> tuple[Judgment, bool]:
+    """Store the annotation once. Returns (judgment, created); a retried identical submit returns the first."""
+    with transaction.atomic():
+        assignment = _lock_own(assignment_id, annotator)
+        project = assignment.item.project
+        answer = answer_check(project, assignment.display_order, data)
+        if assignment.state == AssignmentState.DONE:
+            if _same(assignment.judgment, answer):
+                return assignment.judgment, False
+            raise QueueError("You already answered this task; an answer cannot be changed here.")
+        if assignment.state == AssignmentState.SKIPPED:
+            raise QueueError("You skipped this task.")
+        if assignment.state == AssignmentState.EXPIRED:
+            _reclaim_expired(assignment)
+        now = timezone.now()
+        judgment = _judgment_create(assignment, annotator, answer, now, time_spent_ms)
+        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.DONE, finished_at=now,
+                                                           judgment=judgment)
+        Item.objects.filter(pk=assignment.item_id).update(done=F("done") + 1)
+    return judgment, True
+
+
+def _same(judgment: Judgment | None, answer: Answer) -> bool:
+    if judgment is None:
+        return False
+    scores = sorted((s.position, s.attribute, s.value) for s in judgment.scores.all())
+    stored = Answer(outcome=judgment.outcome, strength=judgment.strength, ranking=judgment.ranking,
+                    principles=judgment.principles, scores=scores, rationale=judgment.rationale)
+    return stored.comparable() == answer.comparable()
+
+
+def _judgment_create(assignment: Assignment, annotator, answer: Answer, now, time_spent_ms: int | None) -> Judgment:
+    project = assignment.item.project
+    judgment = Judgment.objects.create(
+        comparison=assignment.item.comparison,
+        source=Source.QUEUE,
+        judge_kind=JudgeKind.USER,
+        judge=f"user:{annotator.pk}",
+        user=annotator,
+        display_order=assignment.display_order,
+        outcome=answer.outcome,
+        strength=answer.strength,
+        ranking=answer.ranking,
+        principles=answer.principles,
+        rationale=answer.rationale,
+        time_spent_ms=time_spent_ms if time_spent_ms is not None else
+        int((now - assignment.leased_at).total_seconds() * 1000),
+        metadata={"project": project.slug, "item": assignment.item_id, "gold": assignment.item.is_gold,
+                  "task_type": project.task_type},
+        created_at=now,
+    )
+    if answer.scores:
+        Score.objects.bulk_create(Score(judgment=judgment, position=p, attribute=a, value=v)
+                                  for p, a, v in answer.scores)
+    return judgment
+
+
+def assignment_skip(*, assignment_id: int, annotator, reason: str) -> Assignment:
+    reason = (reason or "").strip()
+    if not reason:
+        raise QueueError("Say briefly why you skip this task (it helps the project's owners).")
+    with transaction.atomic():
+        assignment = _lock_own(assignment_id, annotator)
+        if assignment.state != AssignmentState.LEASED:
+            raise QueueError("Only a task you are working on can be skipped.")
+        project = assignment.item.project
+        Item.objects.select_for_update().filter(pk=assignment.item_id).first()
+        Item.objects.filter(pk=assignment.item_id).update(taken=F("taken") - 1, open=Q(is_gold=True) |
+                                                          Q(taken__lte=project.overlap))
+        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SKIPPED, skip_reason=reason[:500],
+                                                           finished_at=timezone.now())
+    assignment.refresh_from_db()
+    return assignment
+
+
+def leases_expire(*, now=None) -> int:
+    """End every lease past its time and give its item back. Returns how many items got a slot back."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(EXPIRE_SQL, {"now": now or timezone.now()})
+        return cursor.rowcount
+
+
+def project_progress(*, project: Project, annotator) -> dict:
+    from django.db.models import Sum
+
+    totals = project.items.filter(is_gold=False).aggregate(done=Sum("done"))
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = Assignment.objects.filter(item__project=project, annotator=annotator, state=AssignmentState.DONE)
+    return {
+        "done": totals["done"] or 0,
+        "total": project.items.filter(is_gold=False).count() * project.overlap,
+        "mine": mine.count(),
+        "mine_today": mine.filter(finished_at__gte=today).count(),
+    }
+
+
+__all__ = ["QueueEmpty", "QueueError", "LeaseLost", "assignment_claim", "assignment_submit", "assignment_skip",
+           "leases_expire", "queue_empty_reason", "project_progress", "TaskType"]
