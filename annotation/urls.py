@@ -3,4 +3,9 @@ from django.urls import path
 from annotation import views
 
 app_name = "annotation"
-urlpatterns = [path("", views.index, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<slug:slug>/", views.task, name="task"),
+    path("<slug:slug>/tasks/<int:assignment_id>/submit/", views.submit, name="submit"),
+    path("<slug:slug>/tasks/<int:assignment_id>/skip/", views.skip, name="skip"),
+]

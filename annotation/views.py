@@ -1,10 +1,106 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from annotation.models import Judgment
+from annotation.answers import AnswerError
+from annotation.models import Assignment, AssignmentState, Judgment, Membership, Project, Role
+from annotation.queue import (
+    QueueEmpty,
+    QueueError,
+    assignment_claim,
+    assignment_skip,
+    assignment_submit,
+    project_progress,
+)
+from annotation.tasks_view import task_context
+
+
+def _project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
+    """The project if the user may work in it with one of ``roles`` (staff may do everything); else 404."""
+    try:
+        project = Project.objects.get(slug=slug)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+    if request.user.is_staff:
+        return project
+    if not Membership.objects.filter(project=project, user=request.user, role__in=roles).exists():
+        raise Http404("No such project.")  # not "forbidden": whether it exists is not theirs to know
+    return project
 
 
 @login_required
 def index(request):
-    mine = Judgment.objects.filter(user=request.user)
-    return render(request, "annotation/index.html", {"my_judgments": mine.count()})
+    memberships = Membership.objects.filter(user=request.user).select_related("project").order_by("project__name")
+    projects = [
+        {"project": m.project, "role": m.role, "progress": project_progress(project=m.project, annotator=request.user)}
+        for m in memberships
+    ]
+    mine = Judgment.objects.filter(user=request.user).count()
+    return render(request, "annotation/index.html", {"projects": projects, "my_judgments": mine})
+
+
+def _render_task(request, project: Project, *, error: str = "", status: int = 200, assignment=None):
+    empty = None
+    if assignment is None:
+        try:
+            assignment = assignment_claim(project=project, annotator=request.user)
+        except QueueEmpty as reason:
+            empty = str(reason)
+    context = {"project": project, "empty": empty, "error": error,
+               "progress": project_progress(project=project, annotator=request.user)}
+    if assignment is not None:
+        context.update(task_context(project, assignment, request.user))
+    template = "annotation/task.html#task" if request.htmx else "annotation/task.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def task(request, slug: str):
+    return _render_task(request, _project_for(request, slug))
+
+
+def _own_assignment(request, project: Project, assignment_id: int) -> Assignment:
+    try:
+        return Assignment.objects.select_related("item__comparison").get(
+            pk=assignment_id, annotator=request.user, item__project=project
+        )
+    except Assignment.DoesNotExist:
+        raise Http404("No such task.") from None
+
+
+@login_required
+@require_POST
+def submit(request, slug: str, assignment_id: int):
+    project = _project_for(request, slug)
+    assignment = _own_assignment(request, project, assignment_id)
+    try:
+        spent = int(request.POST.get("time_spent_ms") or 0) or None
+    except ValueError:
+        spent = None
+    try:
+        assignment_submit(assignment_id=assignment.pk, annotator=request.user, data=request.POST,
+                          time_spent_ms=spent)
+    except AnswerError as error:
+        # The same task again, with what to fix.
+        return _render_task(request, project, error=str(error), status=400, assignment=assignment)
+    except QueueError as error:
+        return _render_task(request, project, error=str(error), status=error.status)
+    if not request.htmx:
+        return redirect("annotation:task", slug=slug)
+    return _render_task(request, project)
+
+
+@login_required
+@require_POST
+def skip(request, slug: str, assignment_id: int):
+    project = _project_for(request, slug)
+    assignment = _own_assignment(request, project, assignment_id)
+    try:
+        assignment_skip(assignment_id=assignment.pk, annotator=request.user, reason=request.POST.get("reason", ""))
+    except QueueError as error:
+        live = assignment if assignment.state == AssignmentState.LEASED else None
+        return _render_task(request, project, error=str(error), status=400, assignment=live)
+    if not request.htmx:
+        return redirect("annotation:task", slug=slug)
+    return _render_task(request, project)

@@ -1,0 +1,49 @@
+"""What the annotator page shows for a lease: candidates in the lease's order and the task's inputs."""
+
+from __future__ import annotations
+
+from annotation.models import Assignment, AssignmentState, Judgment, Project, TaskType
+
+GRADED_SCALE = [
+    (-3, "Left is much better"), (-2, "Left is better"), (-1, "Left is slightly better"), (0, "About the same"),
+    (1, "Right is slightly better"), (2, "Right is better"), (3, "Right is much better"),
+]
+
+
+def task_context(project: Project, assignment: Assignment, user) -> dict:
+    comparison = assignment.item.comparison
+    by_position = {c.position: c for c in comparison.candidates.all()}
+    shown = [by_position[p] for p in assignment.display_order if p in by_position]
+    low, high = (project.config.get("scale") or [1, 5])
+    context = {
+        "assignment": assignment,
+        "comparison": comparison,
+        "messages_before": comparison.context,
+        "candidates": [{"index": i, "label": _label(i, len(shown)), "candidate": c} for i, c in enumerate(shown)],
+        "stacked": len(shown) > 2,
+        "kind": project.task_type,
+        "graded_scale": GRADED_SCALE,
+        "attributes": project.config.get("attributes") or ["overall"],
+        "scale": list(range(int(low), int(high) + 1)),
+        "ranks": list(range(1, len(shown) + 1)),
+        "principles": project.config.get("principles") or [],
+        "suggestion": assignment.item.suggestion if project.config.get("show_suggestions") else None,
+        "earlier": [],
+    }
+    if not project.blind:
+        # Visible projects show what earlier annotators said (never who they are).
+        context["earlier"] = list(
+            Judgment.objects.filter(assignment__item=assignment.item, assignment__state=AssignmentState.DONE)
+            .exclude(user=user)
+            .values("outcome", "strength", "rationale")[:10]
+        )
+    return context
+
+
+def _label(index: int, count: int) -> str:
+    if count == 2:
+        return "Left" if index == 0 else "Right"
+    return f"Response {index + 1}"
+
+
+__all__ = ["task_context", "TaskType"]

@@ -1,0 +1,91 @@
+"""The annotator pages through the Django client: who may use them, and what a submit stores."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from annotation.models import Assignment, Judgment, Membership, Role, Score, Source
+from tests.annotation.queue_data import annotators, project_with_items
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, user) -> None:
+    user.set_password("pw-123456")
+    user.save()
+    client.login(username=user.username, password="pw-123456")
+
+
+def test_only_members_see_a_project(client):
+    project = project_with_items(2, slug="secret")
+    (member,) = annotators(project, 1)
+    outsider = User.objects.create_user("outsider")
+    assert client.get("/annotate/secret/").status_code == 302  # anonymous: to the login page
+    _login(client, outsider)
+    assert client.get("/annotate/secret/").status_code == 404
+    assert "Secret" not in client.get("/annotate/").content.decode()
+    _login(client, member)
+    page = client.get("/annotate/secret/").content.decode()
+    assert "Which response is better?" in page and "question" in page
+    assert "Secret" in client.get("/annotate/").content.decode()
+
+
+def test_one_annotator_cannot_submit_or_skip_anothers_task(client):
+    project = project_with_items(2, slug="p")
+    alice, bob = annotators(project, 2)
+    _login(client, alice)
+    client.get("/annotate/p/")
+    lease = Assignment.objects.get(annotator=alice)
+    _login(client, bob)
+    assert client.post(f"/annotate/p/tasks/{lease.pk}/submit/", {"choice": "left"}).status_code == 404
+    assert client.post(f"/annotate/p/tasks/{lease.pk}/skip/", {"reason": "x"}).status_code == 404
+    assert not Judgment.objects.exists()
+
+
+def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(client):
+    project = project_with_items(3, slug="p", rationale="required")
+    (alice,) = annotators(project, 1)
+    _login(client, alice)
+    client.get("/annotate/p/")
+    lease = Assignment.objects.get(annotator=alice)
+    missing = client.post(f"/annotate/p/tasks/{lease.pk}/submit/", {"choice": "left"}, HTTP_HX_REQUEST="true")
+    assert missing.status_code == 400 and "rationale" in missing.content.decode()
+    response = client.post(f"/annotate/p/tasks/{lease.pk}/submit/",
+                           {"choice": "left", "rationale": "<b>clearer</b>", "time_spent_ms": "4200"},
+                           HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'id="task"' in response.content.decode()
+    judgment = Judgment.objects.get()
+    assert judgment.source == Source.QUEUE and judgment.judge == f"user:{alice.pk}"
+    assert judgment.outcome == ("a" if lease.display_order[0] == 0 else "b")
+    assert judgment.display_order == lease.display_order and judgment.time_spent_ms == 4200
+    assert judgment.rationale == "<b>clearer</b>"
+    assert Assignment.objects.filter(annotator=alice, state="leased").count() == 1  # the next one
+
+
+def test_likert_scores_land_on_the_right_candidates(client):
+    project = project_with_items(1, slug="l", task_type="likert", rationale="off",
+                                 config={"attributes": ["helpfulness", "verbosity"], "scale": [0, 4]})
+    (alice,) = annotators(project, 1)
+    _login(client, alice)
+    client.get("/annotate/l/")
+    lease = Assignment.objects.get(annotator=alice)
+    data = {"score-0-helpfulness": "4", "score-0-verbosity": "1", "score-1-helpfulness": "0",
+            "score-1-verbosity": "3"}
+    assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", data).status_code == 302
+    scores = {(s.position, s.attribute): s.value for s in Score.objects.all()}
+    first = lease.display_order[0]
+    assert scores[(first, "helpfulness")] == 4 and scores[(1 - first, "verbosity")] == 3
+    assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", {**data, "score-0-helpfulness": "9"}
+                       ).status_code == 400
+
+
+def test_a_reviewer_role_and_staff_may_open_the_page(client):
+    project = project_with_items(1, slug="p")
+    reviewer = User.objects.create_user("rev")
+    Membership.objects.create(project=project, user=reviewer, role=Role.REVIEWER)
+    _login(client, reviewer)
+    assert client.get("/annotate/p/").status_code == 200
+    staff = User.objects.create_user("staff", is_staff=True)
+    _login(client, staff)
+    assert client.get("/annotate/p/").status_code == 200

@@ -1,0 +1,78 @@
+"""An annotator labels items by keyboard only, for each task type, in headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from annotation.models import Judgment, Membership, Role, Score
+from tests.annotation.queue_data import project_with_items
+from tests.e2e.browser import browser_context
+from tests.e2e.test_login_in_browser import log_in
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 8_000
+
+TASKS = {
+    # task type: (project fields, keys pressed for one item, what the judgment must hold)
+    "pairwise": ({}, ["2"], lambda j: j.outcome in ("a", "b")),
+    "ternary": ({}, ["t"], lambda j: j.outcome == "tie"),
+    "graded": ({}, ["7"], lambda j: j.strength in (-3, 3) and j.outcome in ("a", "b")),
+    "likert": ({"config": {"attributes": ["helpfulness", "coherence"], "scale": [0, 4]}}, ["4", "3", "1", "0"],
+               lambda j: sorted(s.value for s in j.scores.all()) == [0, 1, 3, 4]),
+    "ranking": ({"config": {}}, ["2", "1", "2"], lambda j: j.ranking is not None and len(j.ranking) == 2),
+    "principles": ({"config": {"principles": ["is factual", "is concise"]}}, ["y", "n"],
+                   lambda j: sorted(j.principles.values()) == [False, True]),
+}
+
+
+@pytest.mark.parametrize("kind", list(TASKS))
+def test_labeling_by_keyboard_only(asgi_server, kind):
+    fields, keys, holds = TASKS[kind]
+    project = project_with_items(2, overlap=1, slug=f"kb-{kind}", task_type=kind, rationale="optional",
+                                 guidelines="Prefer **correct** answers.", candidates=3 if kind == "ranking" else 2,
+                                 **fields)
+    user = User.objects.create_user("kay", password="pw-kay-12345")
+    Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+
+    with browser_context(f"http://{asgi_server}", TIMEOUT_MS) as context:
+        page = context.new_page()
+        log_in(page, "kay", "pw-kay-12345")
+        page.goto(f"/annotate/{project.slug}/")
+        for item in range(2):
+            expect(page.locator("#task .candidate")).to_have_count(3 if kind == "ranking" else 2)
+            page.locator("body").click(position={"x": 1, "y": 1})  # focus the page, not a field
+            for key in keys:
+                page.keyboard.press(key)
+            page.keyboard.press("r")
+            page.keyboard.type(f"reason {item}")
+            page.keyboard.press("Control+Enter")
+            expect(page.locator("#progress")).to_contain_text(f"yours: {item + 1}")
+        expect(page.locator("#queue-empty")).to_contain_text("done every item")
+
+    judgments = list(Judgment.objects.filter(user=user).order_by("id"))
+    assert len(judgments) == 2
+    for item, judgment in enumerate(judgments):
+        assert holds(judgment), (kind, judgment.__dict__)
+        assert judgment.rationale == f"reason {item}"
+        assert judgment.time_spent_ms and judgment.time_spent_ms > 0
+    if kind == "likert":
+        assert Score.objects.filter(judgment__user=user).count() == 8
+
+
+def test_skipping_by_keyboard(asgi_server):
+    project = project_with_items(1, overlap=1, slug="kb-skip")
+    user = User.objects.create_user("sid", password="pw-sid-12345")
+    Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+    with browser_context(f"http://{asgi_server}", TIMEOUT_MS) as context:
+        page = context.new_page()
+        log_in(page, "sid", "pw-sid-12345")
+        page.goto(f"/annotate/{project.slug}/")
+        page.locator("body").click(position={"x": 1, "y": 1})
+        page.keyboard.press("s")
+        page.keyboard.type("not my language")
+        page.keyboard.press("Enter")
+        expect(page.locator("#queue-empty")).to_be_visible()
+    assert not Judgment.objects.exists()
