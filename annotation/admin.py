@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import Candidate, Comparison, Judgment, Score
+from annotation.models import Assignment, Candidate, Comparison, Item, Judgment, Membership, Project, Score
 
 
 class CandidateInline(admin.TabularInline):
@@ -68,3 +68,33 @@ class ScoreAdmin(admin.ModelAdmin):
     list_filter = ["attribute"]
     search_fields = ["attribute", "judgment__judge"]
     raw_id_fields = ["judgment"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "task_type", "overlap", "gold_ratio", "rationale", "blind", "active"]
+    list_filter = ["task_type", "active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "comparison", "is_gold", "priority", "taken", "done", "open"]
+    list_filter = ["project", "is_gold", "open"]
+    raw_id_fields = ["comparison"]
+    readonly_fields = ["taken", "done", "open"]  # the queue keeps these; editing them would break its counts
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "item", "annotator", "state", "leased_at", "expires_at", "finished_at"]
+    list_filter = ["state", "item__project"]
+    raw_id_fields = ["item", "annotator", "judgment"]

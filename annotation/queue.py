@@ -56,6 +56,11 @@ PICK_SQL = """
           SELECT 1 FROM annotation_assignment a
           WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired'
       )
+      -- The same comparison may sit in several projects: one queue judgment per person on it.
+      AND NOT EXISTS (
+          SELECT 1 FROM annotation_judgment j
+          WHERE j.comparison_id = i.comparison_id AND j.judge = %(judge)s AND j.source = 'queue'
+      )
     ORDER BY i.priority DESC, i.id
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED
@@ -101,7 +106,8 @@ def _live(project: Project, annotator, now) -> Assignment | None:
 
 def _pick(project: Project, annotator, gold: bool) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(PICK_SQL, {"project": project.pk, "gold": gold, "annotator": annotator.pk})
+        cursor.execute(PICK_SQL, {"project": project.pk, "gold": gold, "annotator": annotator.pk,
+                                  "judge": f"user:{annotator.pk}"})
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -1,0 +1,172 @@
+"""Filling a project's queue: items imported from a file, or sampled from arena battles.
+
+An item file is JSONL (or a JSON array) or CSV, one item per record:
+
+- ``prompt`` (text) or ``messages`` (OpenAI-style, up to the last user turn);
+- ``candidates``: ``[{"model": …, "text": …}, …]`` (1 to 16; principle checks may use one), or
+  CSV columns ``response_a``, ``response_b`` (``model_a``, ``model_b`` optional);
+- optional ``id`` (the item's stable key; else a hash of its content), ``category``, ``language``,
+  ``gold`` (the expected answer, e.g. ``{"choice": "a"}`` or a number) and ``gold_tolerance``.
+
+The foundation's import rules apply: every record is checked first and a bad one rejects the
+whole file, naming its line, so nothing is half-imported. Re-importing a file adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.candidates import style_fields
+from annotation.imports.records import RowError, read_csv_records, read_json_records
+from annotation.imports.rows import (
+    MAX_CANDIDATES,
+    check_label,
+    check_messages,
+    check_text,
+    content_key,
+)
+from annotation.models import Candidate, Comparison, Item, Project, Source
+
+BATCH = 500
+
+
+@dataclass
+class ItemRow:
+    key: str
+    context: list
+    candidates: list[tuple[str, str]]  # (model, text)
+    category: str = ""
+    language: str = ""
+    gold: object = None
+    gold_tolerance: float = 0.0
+
+
+@dataclass
+class ItemsReport:
+    read: int = 0
+    added: int = 0
+    already: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ItemsError(Exception):
+    """The file cannot be imported; the message lists what is wrong, by line."""
+
+
+def _row(project: Project, data: dict) -> ItemRow:
+    if not isinstance(data, dict):
+        raise RowError("each record must be an object")
+    if "messages" in data:
+        context = data["messages"]
+        if isinstance(context, str):
+            try:
+                context = json.loads(context)
+            except json.JSONDecodeError:
+                raise RowError("messages is not valid JSON") from None
+    elif (data.get("prompt") or "").strip():
+        context = [{"role": "user", "content": data["prompt"]}]
+    else:
+        raise RowError("a record needs a prompt (or messages)")
+    check_messages(context, "messages")
+    if "candidates" in data:
+        raw = data["candidates"]
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise RowError("candidates is not valid JSON") from None
+        if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+            raise RowError("candidates must be a list of {model, text} objects")
+        candidates = [(str(c.get("model") or f"candidate-{i}"), c.get("text")) for i, c in enumerate(raw)]
+    else:
+        texts = [data.get(f"response_{side}") for side in ("a", "b") if data.get(f"response_{side}") is not None]
+        candidates = [(str(data.get(f"model_{side}") or side.upper()), text)
+                      for side, text in zip(("a", "b"), texts, strict=False)]
+    if not 1 <= len(candidates) <= MAX_CANDIDATES:
+        raise RowError(f"an item needs 1 to {MAX_CANDIDATES} candidates, got {len(candidates)}")
+    for i, (model, text) in enumerate(candidates):
+        check_label(model, f"candidate {i} model")
+        if not isinstance(text, str):
+            raise RowError(f"candidate {i} text must be text")
+        check_text(text, f"candidate {i} text")
+    gold = data.get("gold")
+    if isinstance(gold, str) and gold.strip().startswith("{"):
+        gold = json.loads(gold)
+    try:
+        tolerance = float(data.get("gold_tolerance") or 0)
+    except (TypeError, ValueError):
+        raise RowError("gold_tolerance must be a number") from None
+    identity = str(data["id"]) if data.get("id") not in (None, "") else content_key("c", context, candidates)
+    key = f"project:{project.slug}:{identity}"
+    check_label(key, "id")
+    return ItemRow(key=key, context=context, candidates=candidates, category=str(data.get("category") or "")[:100],
+                   language=str(data.get("language") or "")[:50], gold=gold if gold not in ("", None) else None,
+                   gold_tolerance=tolerance)
+
+
+def items_import(*, project: Project, path: Path) -> ItemsReport:
+    records = read_csv_records(path) if path.suffix.lower() == ".csv" else read_json_records(path)
+    report = ItemsReport()
+    rows: list[ItemRow] = []
+    for record in records:
+        report.read += 1
+        try:
+            if record.error:
+                raise RowError(record.error)
+            rows.append(_row(project, record.data))
+        except RowError as error:
+            report.errors.append(f"line {record.line}: {error}")
+    if report.errors:
+        shown = "\n".join(report.errors[:20])
+        more = f"\n… and {len(report.errors) - 20} more" if len(report.errors) > 20 else ""
+        raise ItemsError(f"{len(report.errors)} record(s) cannot be imported; nothing was imported:\n{shown}{more}")
+    if not rows:
+        raise ItemsError("the file holds no items")
+    with transaction.atomic():
+        for start in range(0, len(rows), BATCH):
+            _write(project, rows[start:start + BATCH], report)
+    return report
+
+
+def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
+    now = timezone.now()
+    keys = {row.key for row in batch}
+    existing = dict(Comparison.objects.filter(key__in=keys).values_list("key", "id"))
+    fresh = {row.key: row for row in batch if row.key not in existing}
+    created = Comparison.objects.bulk_create(
+        Comparison(key=row.key, context=row.context, prompt=row.context[-1].get("content", "") if row.context else "",
+                   category=row.category, language=row.language, source=Source.IMPORT,
+                   metadata={"project": project.slug}, created_at=now)
+        for row in fresh.values()
+    )
+    for comparison in created:
+        existing[comparison.key] = comparison.id
+    Candidate.objects.bulk_create(
+        Candidate(comparison_id=existing[row.key], position=i, model=model, text=text, **style_fields(text))
+        for row in fresh.values() for i, (model, text) in enumerate(row.candidates)
+    )
+    have = set(Item.objects.filter(project=project, comparison_id__in=existing.values()).values_list(
+        "comparison_id", flat=True))
+    new_items = [
+        Item(project=project, comparison_id=existing[row.key], is_gold=row.gold is not None, gold_answer=row.gold,
+             gold_tolerance=row.gold_tolerance)
+        for row in {r.key: r for r in batch}.values() if existing[row.key] not in have
+    ]
+    Item.objects.bulk_create(new_items)
+    report.added += len(new_items)
+    report.already += len(batch) - len(new_items)
+
+
+def items_from_battles(*, project: Project, limit: int, category: str = "") -> int:
+    """Add up to ``limit`` arena comparisons (two candidates) not yet in the project; returns how many."""
+    comparisons = Comparison.objects.filter(source=Source.ARENA).exclude(items__project=project)
+    if category:
+        comparisons = comparisons.filter(category=category)
+    ids = list(comparisons.order_by("-created_at").values_list("id", flat=True)[:limit])
+    Item.objects.bulk_create(Item(project=project, comparison_id=i) for i in ids)
+    return len(ids)
