@@ -51,11 +51,13 @@ def _davidson(params: np.ndarray, d_wins: np.ndarray, ties: np.ndarray, prior: f
     theta, lam = params[:n], params[n]
     nu = np.exp(lam)
     d = np.clip(theta[:, None] - theta[None, :], -60, 60)
-    denom = 1.0 + np.exp(-d) + nu * np.exp(-d / 2)
-    tie_denom = 2 * np.cosh(d / 2) + nu
+    half = np.exp(-d / 2)  # every other term is a power of this one: one transcendental pass
+    inv_half = 1.0 / half
+    denom = 1.0 + half * half + nu * half
+    tie_denom = inv_half + half + nu  # 2·cosh(d/2) + ν
     ll = -(d_wins * np.log(denom)).sum() + 0.5 * (ties * (lam - np.log(tie_denom))).sum()
-    f_d = d_wins * (np.exp(-d) + 0.5 * nu * np.exp(-d / 2)) / denom - 0.5 * ties * np.sinh(d / 2) / tie_denom
-    f_lam = -(d_wins * nu * np.exp(-d / 2) / denom).sum() + 0.5 * (ties * (1 - nu / tie_denom)).sum()
+    f_d = d_wins * (half * half + 0.5 * nu * half) / denom - 0.25 * ties * (inv_half - half) / tie_denom
+    f_lam = -(d_wins * nu * half / denom).sum() + 0.5 * (ties * (1 - nu / tie_denom)).sum()
     grad_theta = f_d.sum(axis=1) - f_d.sum(axis=0) - prior * theta
     ll -= 0.5 * prior * (theta**2).sum()
     return -ll, -np.append(grad_theta, f_lam)
