@@ -1,0 +1,1 @@
+"""Annotation quality in plain numpy/scipy: agreement between annotators and their competence."""
