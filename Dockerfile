@@ -15,4 +15,4 @@ COPY . .
 RUN useradd --create-home agora && chown -R agora /app
 USER agora
 EXPOSE 8000
-CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["python", "-m", "uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-proxy-headers", "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10"]

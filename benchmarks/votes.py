@@ -4,7 +4,7 @@
 
 Prepares ready battles straight in the database (a database of its own, ``agora_bench_votes``,
 recreated each run): two done answers each, ``ready_at`` set, owned by one of C clients whose
-signed ``agora_voter`` cookie says so. Then daphne (config/processes.py) serves the project with
+signed ``agora_voter`` cookie says so. Then uvicorn (config/processes.py) serves the project with
 one extra URL (benchmarks/bench_settings.py, bench_urls.py), and for every level C:
 
 - ``insert``: C clients in a closed loop POST ``/bench/insert``, a view that INSERTs one row:
@@ -13,7 +13,7 @@ one extra URL (benchmarks/bench_settings.py, bench_urls.py), and for every level
   random), each on its own battles, and read the reveal.
 
 Both see the same number of requests after the same short unmeasured warm-up. Figures per row:
-requests per second, latency p50/p90/p99, CPU% (100 = one core) of daphne, of the whole
+requests per second, latency p50/p90/p99, CPU% (100 = one core) of the web server, of the whole
 PostgreSQL server and of this client, what the rest of the box used meanwhile (``other``), and
 PostgreSQL sessions opened per request and transactions committed per request. Also the SQL
 statements one vote runs (in process, with Django's test client). Results: a table on stdout and
@@ -249,7 +249,7 @@ def main() -> None:
             private.stop()
 
     print()
-    print(f"votes over HTTP (daphne, PostgreSQL); {args.requests} requests per row; one vote runs {queries} SQL "
+    print(f"votes over HTTP (uvicorn, PostgreSQL); {args.requests} requests per row; one vote runs {queries} SQL "
           "statements; CPU% 100 = one core")
     print(table(rows))
     for row in rows:

@@ -17,7 +17,7 @@ from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # daphne serves no files itself: without this, /static/ (arena.js, htmx) answers 404 and the
+        # The ASGI server serves no files itself: without this, /static/ (arena.js, htmx) answers 404 and the
         # battle page never streams or votes. Served from the staticfiles finders, so no collectstatic.
         "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),

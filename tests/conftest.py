@@ -122,12 +122,12 @@ def _wait_for_worker(name: str, process: subprocess.Popen, timeout: float = 60) 
 
 @pytest.fixture
 def asgi_server(transactional_db):
-    """A real ASGI server (daphne) on a free port, on the test database."""
+    """A real ASGI server (uvicorn) on a free port, on the test database."""
     from django.db import connection
 
     env = stack_env(connection.settings_dict["NAME"])
     port = free_port()
-    log = log_file("daphne")
+    log = log_file("web")
     process = subprocess.Popen(
         web_command(sys.executable, "127.0.0.1", port),
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -3,6 +3,8 @@ the process commands that the tests run natively."""
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from config.processes import beat_command, web_command, worker_command
@@ -26,3 +28,8 @@ def test_its_commands_are_the_ones_the_tests_run():
     assert SERVICES["web"]["command"] == web_command("python", "0.0.0.0", 8000)
     assert SERVICES["worker"]["command"] == worker_command("python", "agora")
     assert SERVICES["beat"]["command"] == beat_command("python", "/tmp/celerybeat-schedule")
+
+
+def test_the_image_serves_the_web_command_by_default():
+    cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    assert json.loads(cmd.removeprefix("CMD ")) == web_command("python", "0.0.0.0", 8000)

@@ -1,4 +1,4 @@
-"""The arena in a real browser: headless Chromium, daphne, the Redis channel layer, a Celery worker
+"""The arena in a real browser: headless Chromium, uvicorn, the Redis channel layer, a Celery worker
 process and our OpenAI-compatible server on loopback.
 
 Models are registered before Playwright starts: its sync API keeps an asyncio loop running in
@@ -31,7 +31,7 @@ from workers.generation import BATTLE_FAILED
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 5_000
-STREAM_TIMEOUT_MS = 15_000  # a whole slow answer, on a 2-core machine shared with the worker and daphne
+STREAM_TIMEOUT_MS = 15_000  # a whole slow answer, on a 2-core machine shared with the worker and the web server
 SLOW_TOKENS = 24
 FAST_TOKENS = 16
 

@@ -1,6 +1,6 @@
 """python manage.py serve — the whole app in one command.
 
-Migrates, loads the demo data once, then runs the ASGI web server (daphne) and a
+Migrates, loads the demo data once, then runs the ASGI web server (uvicorn) and a
 Celery worker with its beat schedule as child processes. Ctrl+C stops them and,
 in the embedded default, the PostgreSQL and Redis this command started.
 """
