@@ -11,6 +11,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 BUFFER_TTL_S = 600
@@ -24,22 +25,46 @@ _clients: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
 
 
 def _redis() -> aioredis.Redis:
-    """One client (and connection pool) per event loop: the worker's stream loop, daphne's loop."""
+    """One client (and connection pool) per event loop: the worker's stream loop, the web server's."""
     loop = asyncio.get_running_loop()
     if loop not in _clients:
         _clients[loop] = aioredis.Redis.from_url(settings.REDIS_URL)
     return _clients[loop]
 
 
+def _group_channel(layer, group: str) -> str | None:
+    """The Redis channel a group_send to ``group`` publishes on, when we can publish there ourselves.
+
+    That is when the layer is channels_redis's pub/sub layer on the one Redis of REDIS_URL; any
+    other layer (or several shards) gets its messages through group_send.
+    """
+    if not isinstance(layer, RedisPubSubChannelLayer) or settings.CHANNEL_LAYERS["default"]["CONFIG"].get(
+        "hosts"
+    ) != [settings.REDIS_URL]:
+        return None
+    return layer._get_group_channel_name(group)
+
+
 async def chunk(*, group: str, answer_id: int, turn: int, side: int, seq: int, text: str) -> None:
+    """Append to the stream buffer, then publish to the group: one round trip to Redis.
+
+    Both commands go in one pipeline, which Redis runs in order: a socket that reads the buffer
+    after this chunk was published finds it there. Publishing here, rather than through the
+    layer's group_send, also skips the lock that makes every publish of the process wait for the
+    previous one's reply (channels_redis serialises them on one connection).
+    """
+    message = {"type": "arena.chunk", "turn": turn, "side": side, "seq": seq, "text": text}
+    layer = get_channel_layer()
+    channel = _group_channel(layer, group)
     pipe = _redis().pipeline(transaction=False)
     pipe.rpush(buffer_key(answer_id), text)
     if seq == 0:
         pipe.expire(buffer_key(answer_id), BUFFER_TTL_S)
+    if channel is not None:
+        pipe.publish(channel, layer.serialize(message))
     await pipe.execute()
-    await get_channel_layer().group_send(
-        group, {"type": "arena.chunk", "turn": turn, "side": side, "seq": seq, "text": text}
-    )
+    if channel is None:
+        await layer.group_send(group, message)
 
 
 async def events(group: str, messages: list[dict]) -> None:
