@@ -104,3 +104,12 @@ def skip(request, slug: str, assignment_id: int):
     if not request.htmx:
         return redirect("annotation:task", slug=slug)
     return _render_task(request, project)
+
+
+@login_required
+def dashboard(request, slug: str):
+    """Owners (and staff) only: agreement, annotator quality and flags name people."""
+    from annotation.dashboard import project_dashboard
+
+    project = _project_for(request, slug, roles=(Role.OWNER,))
+    return render(request, "annotation/dashboard.html", {"project": project, "d": project_dashboard(project)})
