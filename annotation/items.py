@@ -170,3 +170,53 @@ def items_from_battles(*, project: Project, limit: int, category: str = "") -> i
     ids = list(comparisons.order_by("-created_at").values_list("id", flat=True)[:limit])
     Item.objects.bulk_create(Item(project=project, comparison_id=i) for i in ids)
     return len(ids)
+
+
+@dataclass
+class GenerateReport:
+    added: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def items_generate(*, project: Project, prompts: list[str], model_names: list[str], concurrency: int = 8
+                   ) -> GenerateReport:
+    """Ask each model for an answer to each prompt (through the workers' backends) and queue the answers.
+
+    An item keeps the answers that came back; one with fewer than two (one for principle checks)
+    is left out and reported, so a failing model never leaves a half-filled item in the queue.
+    """
+    from arena.models import ArenaModel
+    from workers.completion import complete_many
+
+    models = {m.name: m for m in ArenaModel.objects.filter(name__in=model_names)}
+    missing = [name for name in model_names if name not in models]
+    if missing:
+        raise ItemsError(f"no registered model called {', '.join(missing)}")
+    prompts = [p.strip() for p in prompts if p and p.strip()]
+    if not prompts:
+        raise ItemsError("no prompts given")
+    needed = 1 if project.task_type == "principles" else 2
+    jobs = [(models[name].spec(), [{"role": "user", "content": prompt}]) for prompt in prompts for name in model_names]
+    answers = complete_many(jobs, concurrency=concurrency)
+    report = GenerateReport()
+    rows = []
+    for i, prompt in enumerate(prompts):
+        got = []
+        for j, name in enumerate(model_names):
+            answer = answers[i * len(model_names) + j]
+            if answer.ok and answer.text.strip():
+                got.append((name, answer.text))
+            else:
+                report.failed.append(f"{name} on prompt {i + 1}: {answer.error or 'an empty answer'}")
+        if len(got) < needed:
+            continue
+        # Keyed by the prompt and the models that answered: asking again adds nothing twice.
+        answered = [name for name, _ in got]
+        rows.append(ItemRow(key=f"project:{project.slug}:gen:" + content_key("g", prompt, answered).split(":")[1],
+                            context=[{"role": "user", "content": prompt}], candidates=got))
+    items_report = ItemsReport()
+    with transaction.atomic():
+        for start in range(0, len(rows), BATCH):
+            _write(project, rows[start:start + BATCH], items_report)
+    report.added = items_report.added
+    return report

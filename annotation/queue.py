@@ -207,6 +207,10 @@ def assignment_submit(*, assignment_id: int, annotator, data: dict, time_spent_m
         Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.DONE, finished_at=now,
                                                            judgment=judgment)
         Item.objects.filter(pk=assignment.item_id).update(done=F("done") + 1)
+        if assignment.item.suggestion and assignment.item.done == 0:
+            from annotation.ai_judge import route_after_human
+
+            route_after_human(assignment.item, answer.outcome)
     return judgment, True
 
 

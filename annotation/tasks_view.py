@@ -27,7 +27,7 @@ def task_context(project: Project, assignment: Assignment, user) -> dict:
         "scale": list(range(int(low), int(high) + 1)),
         "ranks": list(range(1, len(shown) + 1)),
         "principles": project.config.get("principles") or [],
-        "suggestion": assignment.item.suggestion if project.config.get("show_suggestions") else None,
+        "suggestion": _suggestion(assignment) if project.config.get("show_suggestions") else None,
         "earlier": [],
     }
     if not project.blind:
@@ -38,6 +38,17 @@ def task_context(project: Project, assignment: Assignment, user) -> dict:
             .values("outcome", "strength", "rationale")[:10]
         )
     return context
+
+
+def _suggestion(assignment: Assignment) -> str | None:
+    """The AI judge's suggestion in screen terms (the lease shows the candidates in its own order)."""
+    outcome = (assignment.item.suggestion or {}).get("outcome")
+    if outcome == "tie":
+        return "a tie"
+    if outcome not in ("a", "b") or len(assignment.display_order) != 2:
+        return None
+    shown = assignment.display_order.index(0 if outcome == "a" else 1)
+    return f"{_label(shown, 2).lower()} is better"
 
 
 def _label(index: int, count: int) -> str:

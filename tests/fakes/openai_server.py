@@ -46,7 +46,7 @@ from aiohttp import web
 HOST = "127.0.0.1"  # loopback only: this server answers anyone who asks
 STALLED_CHUNKS = 3
 # Checked in this order against the requested model id; the first one it contains applies.
-MODES = ["error", "stall", "cut", "garbled", "abort", "xss"]
+MODES = ["error", "stall", "cut", "garbled", "abort", "xss", "judge-first", "judge-long"]
 XSS_ANSWER = (
     "Here is my **answer**, with a list:\n\n"
     "- a script: <script>alert(1)</script>\n"
@@ -137,6 +137,8 @@ class FakeOpenAI:
     def _words(self, request: web.Request, record: RequestRecord) -> list[str]:
         if record.mode == "xss":
             return _TOKEN.findall(XSS_ANSWER)
+        if record.mode.startswith("judge"):
+            return _TOKEN.findall(_verdict(record))
         count = int(request.headers.get("X-Fake-Tokens", self.tokens))
         return [f"[{record.rid}] w0"] + [f" w{i}" for i in range(1, count)]
 
@@ -213,6 +215,21 @@ class FakeOpenAI:
         if self.log_path is not None:
             with open(self.log_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record.log_line()) + "\n")
+
+
+_ANSWER_BLOCK = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]",
+                           re.DOTALL)
+
+
+def _verdict(record: RequestRecord) -> str:
+    """A pretend AI judge: ``judge-first`` always prefers A (a position-biased judge, so its two orders
+    disagree); ``judge-long`` prefers the longer answer (consistent in both orders)."""
+    if record.mode == "judge-first":
+        return "Both are fine, but A is better. [[A]]"
+    text = str(record.body["messages"][-1].get("content", ""))
+    answers = dict(_ANSWER_BLOCK.findall(text))
+    a, b = len(answers.get("A", "")), len(answers.get("B", ""))
+    return "They are equally good. [[C]]" if a == b else f"The longer one is better. [[{'A' if a > b else 'B'}]]"
 
 
 def _chunk_maker(record: RequestRecord):
