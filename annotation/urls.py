@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("<slug:slug>/", views.task, name="task"),
     path("<slug:slug>/dashboard/", views.dashboard, name="dashboard"),
+    path("<slug:slug>/export/", views.export, name="export"),
     path("<slug:slug>/tasks/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("<slug:slug>/tasks/<int:assignment_id>/skip/", views.skip, name="skip"),
 ]

@@ -113,3 +113,21 @@ def dashboard(request, slug: str):
 
     project = _project_for(request, slug, roles=(Role.OWNER,))
     return render(request, "annotation/dashboard.html", {"project": project, "d": project_dashboard(project)})
+
+
+@login_required
+def export(request, slug: str):
+    """The project's judgments as raw JSONL (the format import_judgments reads back); owners and staff only."""
+    from django.db.models import Q
+    from django.http import StreamingHttpResponse
+
+    from annotation.exports.raw import raw_lines
+
+    project = _project_for(request, slug, roles=(Role.OWNER,))
+    judgments = Judgment.objects.filter(
+        Q(assignment__item__project=project) | Q(source="ai", metadata__project=project.slug,
+                                                 comparison__items__project=project)
+    ).distinct()
+    response = StreamingHttpResponse(raw_lines(judgments), content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-judgments.jsonl"'
+    return response

@@ -89,3 +89,44 @@ def test_a_reviewer_role_and_staff_may_open_the_page(client):
     staff = User.objects.create_user("staff", is_staff=True)
     _login(client, staff)
     assert client.get("/annotate/p/").status_code == 200
+
+
+def test_earlier_annotations_show_only_when_the_project_is_not_blind(client):
+    for blind in (True, False):
+        slug = "blind" if blind else "open"
+        project = project_with_items(1, slug=slug, overlap=2, blind=blind, rationale="optional")
+        alice, bob = annotators(project, 2, prefix=f"{slug}-")
+        _login(client, alice)
+        client.get(f"/annotate/{slug}/")
+        lease = Assignment.objects.get(annotator=alice)
+        client.post(f"/annotate/{slug}/tasks/{lease.pk}/submit/", {"choice": "left", "rationale": "alice-was-here"})
+        _login(client, bob)
+        page = client.get(f"/annotate/{slug}/").content.decode()
+        assert ("alice-was-here" in page) is (not blind)
+        assert alice.username not in page, "never who said it"
+
+
+def test_only_owners_and_staff_export_a_project_and_no_email_leaks(client):
+    project = project_with_items(2, slug="exp", overlap=1)
+    (alice,) = annotators(project, 1)
+    alice.email = "alice@example.org"
+    alice.save()
+    _login(client, alice)
+    client.get("/annotate/exp/")
+    lease = Assignment.objects.get(annotator=alice)
+    client.post(f"/annotate/exp/tasks/{lease.pk}/submit/", {"choice": "left"})
+    assert client.get("/annotate/exp/export/").status_code == 404  # an annotator
+    other = project_with_items(1, slug="other", overlap=1)
+    owner_elsewhere = User.objects.create_user("owner2")
+    Membership.objects.create(project=other, user=owner_elsewhere, role=Role.OWNER)
+    _login(client, owner_elsewhere)
+    assert client.get("/annotate/exp/export/").status_code == 404  # another project's owner
+    owner = User.objects.create_user("owner")
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    _login(client, owner)
+    response = client.get("/annotate/exp/export/")
+    body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200 and body.count("\n") == 1
+    assert "alice@example.org" not in body and "alice" not in body and f"user:{alice.pk}" in body
+    _login(client, User.objects.create_user("staffer", is_staff=True))
+    assert client.get("/annotate/exp/export/").status_code == 200

@@ -76,3 +76,30 @@ def test_skipping_by_keyboard(asgi_server):
         page.keyboard.press("Enter")
         expect(page.locator("#queue-empty")).to_be_visible()
     assert not Judgment.objects.exists()
+
+
+def test_an_owner_reads_the_dashboard(asgi_server):
+    from annotation.queue import assignment_claim, assignment_submit
+
+    project = project_with_items(4, overlap=2, slug="dash")
+    people = []
+    for name in ("ann-a", "ann-b"):
+        user = User.objects.create_user(name)
+        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
+        people.append(user)
+    for user in people:
+        for _ in range(4):
+            lease = assignment_claim(project=project, annotator=user)
+            assignment_submit(assignment_id=lease.pk, annotator=user, data={"choice": "left"}, time_spent_ms=500)
+    owner = User.objects.create_user("olga", password="pw-olga-12345")
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    with browser_context(f"http://{asgi_server}", TIMEOUT_MS) as context:
+        page = context.new_page()
+        log_in(page, "olga", "pw-olga-12345")
+        page.goto("/annotate/")
+        page.get_by_role("link", name="Dashboard").click()
+        expect(page.locator("#progress-summary")).to_contain_text("4 of 4 items")
+        expect(page.locator("#agreement")).to_contain_text("choice")
+        expect(page.locator("#annotators")).to_contain_text("ann-a")
+        expect(page.locator("#flags")).to_contain_text("answered in 0.5 s")  # under the 2 s floor
+        expect(page.locator("#export-link")).to_be_visible()
