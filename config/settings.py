@@ -142,16 +142,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.reap_stale_answers",
         "schedule": float(env("AGORA_REAP_INTERVAL_S", "5")),
     },
+    "expire-leases": {
+        "task": "annotation.expire_leases",
+        "schedule": float(env("AGORA_LEASE_CHECK_S", "15")),
+    },
     "refresh-ratings": {
         "task": "ratings.refresh_due",
         "schedule": float(env("AGORA_RATINGS_CHECK_S", "30")),
     },
 }
 
+# Annotation quality flags (annotation/dashboard.py): accuracy below this on gold or by Dawid–Skene,
+# answers faster than this many seconds or than this fraction of the project's median time.
+AGORA_QUALITY_MIN_ACCURACY = float(env("AGORA_QUALITY_MIN_ACCURACY", "0.6"))
+AGORA_QUALITY_MIN_SECONDS = float(env("AGORA_QUALITY_MIN_SECONDS", "2"))
+AGORA_QUALITY_MEDIAN_FRACTION = float(env("AGORA_QUALITY_MEDIAN_FRACTION", "0.25"))
+
 # Ratings: the boards kept current, and when a board is stale (ratings/services.refresh_due).
 AGORA_RATINGS_BOARDS = [
     {"method": "bt"},
-    {"method": "bt", "style": True},
+    {"method": "bt", "style": True, "ci": "sandwich"},
     {"method": "rao-kupper"},
 ]
 AGORA_RATINGS_EVERY_JUDGMENTS = int(env("AGORA_RATINGS_EVERY_JUDGMENTS", "100"))
