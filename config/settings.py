@@ -166,6 +166,8 @@ AGORA_RATINGS_BOARDS = [
 ]
 AGORA_RATINGS_EVERY_JUDGMENTS = int(env("AGORA_RATINGS_EVERY_JUDGMENTS", "100"))
 AGORA_RATINGS_INTERVAL_S = float(env("AGORA_RATINGS_INTERVAL_S", "600"))
+# The prompt-routed mixture embeds each distinct prompt of a board: at most this many per fit.
+AGORA_MIXTURE_MAX_PROMPTS = int(env("AGORA_MIXTURE_MAX_PROMPTS", "20000"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

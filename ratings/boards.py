@@ -21,6 +21,9 @@ class Board:
     graded: bool = False  # use the judges' strengths as soft outcomes
     baseline: str = ""
     groups: int = 0  # mixture: K (0 = chosen by held-out likelihood)
+    # mixture: how votes are grouped: auto (per annotator when judges are known, else per vote), annotator
+    # (PAL), global, or context (MiCRo: the mixture weights routed from the prompt's embedding).
+    mixture_mode: str = "auto"
     bootstrap: int = 100
     ci: str = "bootstrap"  # bootstrap, sandwich, none
 
@@ -36,6 +39,8 @@ class Board:
                 parts.append(f"{name}={getattr(self, name)}")
         if self.groups:
             parts.append(f"groups={self.groups}")
+        if self.method == "mixture" and self.mixture_mode != "auto":
+            parts.append(f"mode={self.mixture_mode}")
         if self.bootstrap != 100:
             parts.append(f"bootstrap={self.bootstrap}")
         if self.ci != "bootstrap":
@@ -52,9 +57,11 @@ class Board:
 
 
 def board_from_query(query: Mapping[str, str]) -> Board:
-    """The page's switches: ``ties`` (half / rao-kupper / davidson), ``style``, ``category``, ``source``."""
+    """The page's switches: ``ties`` (half / rao-kupper / davidson), ``style``, ``category``, ``source``,
+    ``view`` (ratings; ``groups``, the mixture; ``prompt-groups``, the mixture routed from each prompt)."""
     method = TIE_MODELS.get(query.get("ties", "half"), "bt")
-    if query.get("view") == "groups":
+    view = query.get("view")
+    if view in ("groups", "prompt-groups"):
         method = "mixture"
     source = query.get("source", "")
     style = method == "bt" and query.get("style") in ("1", "on", "true")
@@ -66,6 +73,7 @@ def board_from_query(query: Mapping[str, str]) -> Board:
         ci="sandwich" if style else "bootstrap",
         category=query.get("category", "")[:100],
         source=source if source in Source.values else "",
+        mixture_mode="context" if view == "prompt-groups" else "auto",
     )
 
 

@@ -44,3 +44,17 @@ class RatingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board} #{self.pk} ({self.state})"
+
+
+class PromptEmbedding(models.Model):
+    """A prompt's vector from the sentence encoder (ratings.embeddings), so a refit embeds only new prompts.
+
+    ``digest`` is the SHA-256 of the encoder's name and the prompt's text; ``vector`` 384 little-endian float32.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.digest[:12]

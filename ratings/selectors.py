@@ -65,6 +65,16 @@ MODELS_SQL = """
     SELECT name FROM m WHERE name IS NOT NULL
 """
 
+# Each comparison's prompt as a 64-bit hash (the first 16 hex digits of its MD5): votes on the same
+# prompt find each other in numpy, and only one text per distinct prompt is read.
+PROMPTS_SQL = """
+    COPY (
+        SELECT c.id, ('x' || left(md5(c.prompt), 16))::bit(64)::int8
+        FROM annotation_comparison c {filters}
+    ) TO STDOUT (FORMAT BINARY)
+"""
+PROMPT_COLUMNS = [("comparison", ">i8"), ("hash", ">i8")]
+
 # PostgreSQL's binary COPY: an 11-byte signature, flags and header-extension length, then per row a
 # field count (int16) and per field its length (int32) and bytes; a trailing int16 -1.
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -107,6 +117,7 @@ class LoadedVotes:
     last_judgment_id: int | None
     source: np.ndarray  # index into SOURCES
     first_shown: np.ndarray  # the position the judge saw first (0 / 1), −1 when unknown
+    comparison: np.ndarray  # each vote's comparison id
 
 
 def _empty(models: list[str]) -> LoadedVotes:
@@ -114,7 +125,7 @@ def _empty(models: list[str]) -> LoadedVotes:
     votes = Votes(models=tuple(models), a=empty.astype(np.int64), b=empty.astype(np.int64), y=empty,
                   tie=empty.astype(bool), w=empty, extra={"style_a": np.zeros((0, 4)), "style_b": np.zeros((0, 4)),
                                                           "length": empty})
-    return LoadedVotes(votes, None, empty.astype(np.int64), empty.astype(np.int64))
+    return LoadedVotes(votes, None, empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64))
 
 
 def _side(candidates: dict[str, np.ndarray], position: int) -> dict[str, np.ndarray]:
@@ -186,7 +197,42 @@ def votes_load(board: Board) -> LoadedVotes:
         extra={"style_a": style_a, "style_b": style_b, "length": style_a[:, 0] - style_b[:, 0]},
     )
     return LoadedVotes(votes, int(judgments["id"].max()), judgments["source"].astype(np.int64) - 1,
-                       judgments["first"].astype(np.int64))
+                       judgments["first"].astype(np.int64), judgments["comparison"].astype(np.int64))
+
+
+@dataclass(frozen=True)
+class VotePrompts:
+    texts: list[str]  # the distinct prompts
+    rows: np.ndarray  # each vote's prompt, an index into texts
+
+
+def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> VotePrompts:
+    """The distinct prompts of these votes (given by comparison id) and each vote's prompt.
+
+    Raises RatingError when there are more than ``limit`` distinct prompts (each is embedded)."""
+    from ratings.engine.votes import RatingError
+
+    filters, params = "", []
+    if category:
+        filters, params = "WHERE c.category = %s", [category]
+    prompts = _copy_rows(PROMPTS_SQL.format(filters=filters), params, PROMPT_COLUMNS)
+    order = np.argsort(prompts["comparison"], kind="stable")
+    ids, hashes = prompts["comparison"][order], prompts["hash"][order]
+    at = np.minimum(np.searchsorted(ids, comparison), max(len(ids) - 1, 0))
+    if len(comparison) and (len(ids) == 0 or np.any(ids[at] != comparison)):
+        raise RatingError("some judgments' comparisons are gone: refit once they are back")
+    distinct, first, rows = np.unique(hashes[at], return_index=True, return_inverse=True)
+    if len(distinct) > limit:
+        raise RatingError(
+            f"the prompt-routed mixture embeds every distinct prompt, and this board has {len(distinct)}, more than "
+            f"AGORA_MIXTURE_MAX_PROMPTS = {limit}: pick a category or a source, or raise the limit"
+        )
+    # One comparison per distinct prompt is enough to read its text.
+    wanted = comparison[first].tolist()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, prompt FROM annotation_comparison WHERE id = ANY(%s)", [wanted])
+        text = dict(cursor.fetchall())
+    return VotePrompts([text[c] for c in wanted], rows.ravel().astype(np.int64))
 
 
 def run_latest(board: Board) -> RatingRun | None:

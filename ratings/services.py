@@ -12,7 +12,7 @@ from django.utils import timezone
 from ratings import selectors
 from ratings.boards import Board, scheduled_boards
 from ratings.engine import summaries
-from ratings.engine.leaderboard import rate
+from ratings.engine.leaderboard import Prompts, rate
 from ratings.engine.votes import RatingError
 from ratings.models import RatingRun, RunState
 
@@ -72,8 +72,13 @@ def run_execute(run_id: int) -> RatingRun:
         loaded = selectors.votes_load(board)
         timings["read_s"] = round(time.perf_counter() - started, 4)
         report = _progress(run_id)
+        prompts = None
+        if board.method == "mixture" and board.mixture_mode == "context" and len(loaded.votes):
+            embed_started = time.perf_counter()
+            prompts = prompts_load(board, loaded)
+            timings["embed_s"] = round(time.perf_counter() - embed_started, 4)
         fit_started = time.perf_counter()
-        result = _fit(board, loaded, report)
+        result = _fit(board, loaded, report, prompts)
         timings["fit_s"] = round(time.perf_counter() - fit_started, 4)
         if len(loaded.votes):
             result["bias"] = bias_panel(loaded)
@@ -85,7 +90,17 @@ def run_execute(run_id: int) -> RatingRun:
     return _finish(run, started, timings, state=RunState.DONE, result=result, loaded=loaded)
 
 
-def _fit(board: Board, loaded: selectors.LoadedVotes, report) -> dict:
+def prompts_load(board: Board, loaded: selectors.LoadedVotes) -> Prompts:
+    """Each vote's prompt and one embedding per distinct prompt (stored ones reused), for the prompt-routed
+    mixture; at most AGORA_MIXTURE_MAX_PROMPTS distinct prompts."""
+    from ratings.embeddings import cached_prompt_embeddings
+
+    found = selectors.vote_prompts(loaded.comparison, limit=settings.AGORA_MIXTURE_MAX_PROMPTS,
+                                   category=board.category)
+    return Prompts(found.texts, cached_prompt_embeddings(found.texts), found.rows)
+
+
+def _fit(board: Board, loaded: selectors.LoadedVotes, report, prompts: Prompts | None = None) -> dict:
     votes = loaded.votes
     return rate(
         votes,
@@ -95,6 +110,8 @@ def _fit(board: Board, loaded: selectors.LoadedVotes, report) -> dict:
         use_style=board.style,
         baseline=board.baseline or None,
         groups=board.groups,
+        mixture_mode=board.mixture_mode,
+        prompts=prompts,
         length=votes.extra.get("length"),
         progress=report,
     )

@@ -9,6 +9,19 @@ from ratings.boards import board_from_query
 from ratings.services import run_create
 
 
+def _groups(result: dict | None) -> list[dict]:
+    """The mixture's groups for the page: ranking, weight and (prompt-routed) the prompts routed to each."""
+    if not result or "group_rankings" not in result:
+        return []
+    weights = result.get("group_weights") or []
+    routed = result.get("group_prompts") or []
+    return [
+        {"ranking": ranking, "weight": weights[k] if k < len(weights) else None,
+         "routed": routed[k] if k < len(routed) else None}
+        for k, ranking in enumerate(result["group_rankings"])
+    ]
+
+
 def leaderboard(request):
     """Anyone may read the board. A board never fitted gets its first fit queued (one at a time)."""
     board = board_from_query(request.GET)
@@ -23,6 +36,7 @@ def leaderboard(request):
         "run": run,
         "in_flight": in_flight,
         "result": result,
+        "groups": _groups(result),
         "observed": pairwise_results() if run is None else None,
         "categories": selectors.categories(),
         "sources": Source.choices,

@@ -8,7 +8,8 @@ single model, a disconnected graph or a model that never lost give finite number
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,19 @@ METHODS = ("bt", "elo", "rao-kupper", "davidson", "mixture", "winrate")
 CI_METHODS = ("bootstrap", "sandwich", "none")
 # The heatmap shows at most this many models (the top ones), so the page stays readable.
 HEATMAP_MODELS = 25
+MIXTURE_MODES = ("auto", "annotator", "global", "context")
+# The prompt-routed mixture shows, per group, the prompts routed to it most strongly (cut to this length).
+EXAMPLE_PROMPTS = 3
+EXAMPLE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """The votes' prompts, for the prompt-routed mixture: each distinct prompt once, and each vote's."""
+
+    texts: Sequence[str]  # (U,)
+    embeddings: np.ndarray  # (U, d)
+    rows: np.ndarray  # (N,): each vote's prompt, an index into texts
 
 
 def _finite(x: float | None) -> float | None:
@@ -63,17 +77,49 @@ def _matrices(votes: Votes, wins: np.ndarray, theta: np.ndarray | None, order: l
     return result
 
 
-def _mixture(votes: Votes, groups: int, seed: int, scale: Scale) -> dict[str, Any]:
-    """Latent preference groups: per annotator (PAL) when the votes carry judges, else per vote.
+def _cut(text: str) -> str:
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
 
-    ``groups`` 0 picks K in 1..4 by held-out log-likelihood; the table shows the single-group fit."""
-    mode = "annotator" if votes.judge is not None and len(votes.judges) > 1 else "global"
+
+def _routed_prompts(fit: mixture.MixtureFit, prompts: Prompts) -> list[dict[str, Any]]:
+    """Per group: how many prompts it weighs most, their votes, and the prompts it weighs most (examples)."""
+    weights = fit.router.weights(prompts.embeddings)  # (U, K)
+    counts = np.bincount(prompts.rows, minlength=len(prompts.texts))
+    main = np.argmax(weights, axis=1)
+    out = []
+    for k in range(fit.k):
+        top = np.lexsort((-counts, -weights[:, k]))[:EXAMPLE_PROMPTS]  # by weight, then by votes
+        out.append({
+            "prompts": int((main == k).sum()),
+            "votes": int(counts[main == k].sum()),
+            "examples": [
+                {"prompt": _cut(str(prompts.texts[i])), "weight": float(weights[i, k]), "votes": int(counts[i])}
+                for i in top
+            ],
+        })
+    return out
+
+
+def _mixture(votes: Votes, groups: int, seed: int, scale: Scale, mode: str, prompts: Prompts | None) -> dict[str, Any]:
+    """Latent preference groups: per annotator (PAL), per vote (global), or routed from the prompt (context).
+
+    ``auto`` is per annotator when the votes carry judges, else per vote. ``groups`` 0 picks K in 1..4 by
+    held-out log-likelihood; the table shows the single-group fit."""
+    if mode == "auto":
+        mode = "annotator" if votes.judge is not None and len(votes.judges) > 1 else "global"
+    routing: dict[str, Any] = {}
+    if mode == "context":
+        if prompts is None:
+            raise RatingError("the prompt-routed mixture needs the votes' prompt embeddings")
+        routing = {"embeddings": prompts.embeddings, "rows": prompts.rows}
     if groups:
-        chosen = mixture.fit_mixture(votes, groups, mode=mode, seed=seed)
+        chosen = mixture.fit_mixture(votes, groups, mode=mode, seed=seed, **routing)
         heldout = {}
     else:
-        ks = tuple(k for k in (1, 2, 3, 4) if k <= (len(votes.judges) if mode == "annotator" else len(votes)))
-        selection = mixture.select_k(votes, ks, mode=mode, seed=seed)
+        # K no more than the judges (annotator), the prompts (context) or the votes (global).
+        most = {"annotator": len(votes.judges), "context": len(np.unique(routing.get("rows", ())))}
+        ks = tuple(k for k in (1, 2, 3, 4) if k <= most.get(mode, len(votes)))
+        selection = mixture.select_k(votes, ks, mode=mode, seed=seed, **routing)
         chosen, heldout = selection.fit, selection.heldout
     battles = votes.battles_per_model()
     single = bradley_terry.fit(pair_counts(votes).wins(), models=votes.models)
@@ -89,7 +135,7 @@ def _mixture(votes: Votes, groups: int, seed: int, scale: Scale) -> dict[str, An
         ],
         "models": _rows(votes, scale.rating(single.theta), None, None),
         "warnings": list(single.warnings),
-    }
+    } | ({"group_prompts": _routed_prompts(chosen, prompts)} if mode == "context" else {})
 
 
 def rate(
@@ -106,6 +152,8 @@ def rate(
     anchor: tuple[str, float] | None = None,
     elo_k: float = 4.0,
     groups: int = 0,
+    mixture_mode: str = "auto",
+    prompts: Prompts | None = None,
     scale: Scale = DEFAULT_SCALE,
     seed: int = 0,
     length: np.ndarray | None = None,
@@ -115,6 +163,8 @@ def rate(
         raise RatingError(f"unknown method {method!r} (choose {', '.join(METHODS)})")
     if ci not in CI_METHODS:
         raise RatingError(f"unknown interval method {ci!r} (choose {', '.join(CI_METHODS)})")
+    if mixture_mode not in MIXTURE_MODES:
+        raise RatingError(f"unknown mixture mode {mixture_mode!r} (choose {', '.join(MIXTURE_MODES)})")
     if len(votes) == 0:
         raise RatingError("no judgments to rate: nothing matches these filters yet")
     if bootstrap < 0:
@@ -151,8 +201,9 @@ def rate(
 
     theta = None
     if method == "mixture":
-        result.update(_mixture(votes, groups, seed, scale))
+        result.update(_mixture(votes, groups, seed, scale, mixture_mode, prompts))
         result["parameters"]["groups"] = groups
+        result["parameters"]["mixture_mode"] = mixture_mode
         report(1.0)
         return result
     if method == "winrate":

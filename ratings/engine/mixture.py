@@ -11,7 +11,9 @@ Who belongs to which group is set in one of three ways (``mode``):
     log L = Σ_j log Σ_k π_k Π_{v of j} p_vk^w_v. The E-step is each judge's posterior over the groups.
 ``context`` (MiCRo)
     the weights depend on the prompt: π(x) = softmax(V·x) from an embedding x per vote (the caller's);
-    log L = Σ_v w_v log Σ_k π_k(x_v) p_vk.
+    log L = Σ_v w_v log Σ_k π_k(x_v) p_vk. The embeddings come either as one row per vote, or (with
+    ``rows``) as one row per distinct prompt and each vote's row: votes far outnumber prompts, and a
+    million votes × 384 dimensions would not fit in memory.
 
 All three are fitted by EM. The M-step for the strengths is K weighted Bradley–Terry fits, one batched
 Newton solve over K win matrices whose votes are weighted by their responsibilities; a small Gaussian prior
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_expit
+from threadpoolctl import threadpool_limits
 
 from .bradley_terry import Scale
 from .bradley_terry import fit as fit_bt
@@ -133,9 +136,11 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.bincount(index, weights=column, minlength=size) for column in values.T], axis=1)
 
 
-def _standardized(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = embeddings.mean(axis=0)
-    scale = embeddings.std(axis=0)
+def _standardized(embeddings: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over the votes (each vote's row is embeddings[row])."""
+    counts = np.bincount(row, minlength=len(embeddings)).astype(np.float64)
+    mean = counts @ embeddings / counts.sum()
+    scale = np.sqrt(counts @ (embeddings - mean) ** 2 / counts.sum())
     return mean, np.where(scale > 0, scale, 1.0)
 
 
@@ -173,7 +178,32 @@ def _fit_router(design: np.ndarray, resp: np.ndarray, w: np.ndarray, coef0: np.n
     return result.x.reshape(shape)
 
 
-def _check(votes: Votes, k: int, mode: str, embeddings: np.ndarray | None) -> np.ndarray | None:
+def _contexts(votes: Votes, embeddings: np.ndarray | None, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct embeddings (U, d), each vote's row in them (N,)): from one row per vote, or rows given."""
+    if embeddings is None:
+        raise RatingError("mixture: context mode needs a prompt embedding per vote (embeddings=)")
+    x = np.asarray(embeddings, dtype=np.float64)
+    if x.ndim != 2:
+        raise RatingError(f"mixture: embeddings must be a 2-D array (votes × dimensions), got shape {x.shape}")
+    if rows is None and len(x) != len(votes):
+        raise RatingError(f"mixture: embeddings have {len(x)} rows but there are {len(votes)} votes")
+    if not np.all(np.isfinite(x)):
+        raise RatingError("mixture: embeddings must be finite")
+    if rows is None:
+        # Votes on the same prompt share a row.
+        distinct, row = np.unique(x, axis=0, return_inverse=True)
+        return distinct, row.ravel()
+    row = np.asarray(rows)
+    if row.ndim != 1 or len(row) != len(votes) or (len(row) and not np.issubdtype(row.dtype, np.integer)):
+        raise RatingError(f"mixture: rows must be one integer per vote ({len(votes)}), got shape {row.shape}")
+    if len(row) and (row.min() < 0 or row.max() >= len(x)):
+        raise RatingError(f"mixture: rows must index the {len(x)} embeddings")
+    return x, row.astype(np.int64)
+
+
+def _check(
+    votes: Votes, k: int, mode: str, embeddings: np.ndarray | None, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray] | None:
     if mode not in MODES:
         raise RatingError(f"mixture: unknown mode {mode!r} (expected one of {', '.join(MODES)})")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
@@ -191,16 +221,7 @@ def _check(votes: Votes, k: int, mode: str, embeddings: np.ndarray | None) -> np
         if k > n_judges:
             raise RatingError(f"mixture: K = {k} groups is more than the {n_judges} judges")
     if mode == "context":
-        if embeddings is None:
-            raise RatingError("mixture: context mode needs a prompt embedding per vote (embeddings=)")
-        x = np.asarray(embeddings, dtype=np.float64)
-        if x.ndim != 2:
-            raise RatingError(f"mixture: embeddings must be a 2-D array (votes × dimensions), got shape {x.shape}")
-        if len(x) != len(votes):
-            raise RatingError(f"mixture: embeddings have {len(x)} rows but there are {len(votes)} votes")
-        if not np.all(np.isfinite(x)):
-            raise RatingError("mixture: embeddings must be finite")
-        return x
+        return _contexts(votes, embeddings, rows)
     return None
 
 
@@ -217,17 +238,16 @@ class _State:
 class _Problem:
     """One mode's E-step and M-step on fixed votes."""
 
-    def __init__(self, votes: Votes, k: int, mode: str, x: np.ndarray | None, prior: float, entropy: float):
+    def __init__(self, votes: Votes, k: int, mode: str, contexts, prior: float, entropy: float):
         self.votes, self.k, self.mode, self.prior, self.entropy = votes, k, mode, prior, entropy
         self.w = votes.w
         if mode == "annotator":
             self.n_judges = max(len(votes.judges), int(votes.judge.max()) + 1)
             self.active = np.bincount(votes.judge, minlength=self.n_judges) > 0
         if mode == "context":
-            self.mean, self.scale = _standardized(x)
             # The router sees each distinct embedding once (votes on the same prompt share a row).
-            rows, self.row = np.unique(x, axis=0, return_inverse=True)
-            self.row = self.row.ravel()
+            rows, self.row = contexts
+            self.mean, self.scale = _standardized(rows, self.row)
             self.design = np.hstack([(rows - self.mean) / self.scale, np.ones((len(rows), 1))])
             self.row_w = np.bincount(self.row, weights=self.w, minlength=len(rows))
 
@@ -298,6 +318,7 @@ def fit_mixture(
     *,
     mode: str = "global",
     embeddings: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
     restarts: int = 3,
     seed: int | None = 0,
     prior: float = 1e-2,
@@ -307,10 +328,11 @@ def fit_mixture(
 ) -> MixtureFit:
     """Fit a K-group mixture of Bradley–Terry models by EM; the best of ``restarts`` seeded starts.
 
-    ``embeddings`` (N, d) is one row per vote, for ``mode="context"``. ``prior`` is the Gaussian prior
+    ``embeddings`` (N, d) is one row per vote, for ``mode="context"``; or (U, d), one row per distinct
+    prompt, with ``rows`` (N,) giving each vote's row. ``prior`` is the Gaussian prior
     precision on θ in each group's M-step (K > 1); ``entropy`` the router's entropy bonus λ.
     """
-    x = _check(votes, k, mode, embeddings)
+    x = _check(votes, k, mode, embeddings, rows)
     if restarts < 1:
         raise RatingError(f"mixture: restarts must be at least 1, got {restarts}")
     if k == 1:
@@ -318,10 +340,13 @@ def fit_mixture(
     problem = _Problem(votes, int(k), mode, x, prior, entropy)
     rng = np.random.default_rng(seed)
     best = None
-    for _ in range(restarts):
-        run = _run_em(problem, rng, tol, max_iter)
-        if best is None or run[3][-1] > best[3][-1]:
-            best = run
+    # EM's linear algebra is small (K × n Newton steps, the router's L-BFGS): one BLAS thread. A pool of
+    # threads spins on such calls and, next to other busy processes, made a fit several times slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(restarts):
+            run = _run_em(problem, rng, tol, max_iter)
+            if best is None or run[3][-1] > best[3][-1]:
+                best = run
     state, resp, post, trace, iterations, converged = best
     return _result(problem, state, resp, post, trace, iterations, converged)
 
@@ -359,7 +384,7 @@ def _result(problem: _Problem, state: _State, resp, post, trace, iterations, con
     )
 
 
-def _single(votes: Votes, mode: str, x: np.ndarray | None) -> MixtureFit:
+def _single(votes: Votes, mode: str, contexts) -> MixtureFit:
     """K = 1: the plain Bradley–Terry fit."""
     theta = fit_bt(pair_counts(votes).wins(), models=votes.models).theta[None, :]
     ll = float((votes.w * vote_logliks(votes, theta)[:, 0]).sum())
@@ -372,8 +397,8 @@ def _single(votes: Votes, mode: str, x: np.ndarray | None) -> MixtureFit:
     else:
         weights, assignments = np.ones(1), np.zeros(n_votes, dtype=np.int64)
     if mode == "context":
-        mean, scale = _standardized(x)
-        router = Router(mean, scale, np.zeros((1, x.shape[1] + 1)))
+        mean, scale = _standardized(*contexts)
+        router = Router(mean, scale, np.zeros((1, contexts[0].shape[1] + 1)))
     return MixtureFit(
         k=1,
         mode=mode,
@@ -395,11 +420,14 @@ def _single(votes: Votes, mode: str, x: np.ndarray | None) -> MixtureFit:
 # ---------------------------------------------------------------------------------------------- held out
 
 
-def predictive_loglik(fit: MixtureFit, votes: Votes, embeddings: np.ndarray | None = None) -> float:
+def predictive_loglik(
+    fit: MixtureFit, votes: Votes, embeddings: np.ndarray | None = None, rows: np.ndarray | None = None
+) -> float:
     """Log-likelihood of new votes under a fitted mixture.
 
     annotator: each judge's votes together, under the judge's posterior from the fit (π for a judge the fit
-    never saw): Σ_j log Σ_k post_jk Π_v p_vk^w_v. global: Σ_v w_v log Σ_k π_k p_vk. context: π(x_v) per vote.
+    never saw): Σ_j log Σ_k post_jk Π_v p_vk^w_v. global: Σ_v w_v log Σ_k π_k p_vk. context: π(x_v) per vote
+    (``embeddings`` per vote, or per distinct prompt with ``rows`` as in ``fit_mixture``).
     """
     if votes.models != fit.models:
         raise RatingError("mixture: the votes name other models than the fit")
@@ -419,10 +447,11 @@ def predictive_loglik(fit: MixtureFit, votes: Votes, embeddings: np.ndarray | No
             joint = np.log(post) + per_judge
         return float(_logsumexp(joint)[active].sum())
     if fit.mode == "context":
-        if embeddings is None or len(embeddings) != len(votes):
-            rows = "none" if embeddings is None else len(embeddings)
-            raise RatingError(f"mixture: embeddings have {rows} rows but there are {len(votes)} votes")
-        log_pi = fit.router.log_weights(np.asarray(embeddings, dtype=np.float64))
+        if embeddings is None or (rows is None and len(embeddings) != len(votes)):
+            given = "none" if embeddings is None else len(embeddings)
+            raise RatingError(f"mixture: embeddings have {given} rows but there are {len(votes)} votes")
+        distinct, row = _contexts(votes, embeddings, rows)
+        log_pi = fit.router.log_weights(distinct)[row]
     else:
         log_pi = np.log(np.maximum(fit.weights, 1e-300))
     return float((votes.w * _logsumexp(log_pi + ll)).sum())
@@ -454,34 +483,38 @@ def select_k(
     *,
     mode: str = "annotator",
     embeddings: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
     holdout: float = 0.2,
     seed: int | None = 0,
     refit: bool = True,
     **options,
 ) -> KSelection:
-    """K with the best held-out log-likelihood among ``ks``; ``options`` go to ``fit_mixture``."""
+    """K with the best held-out log-likelihood among ``ks``; ``options`` go to ``fit_mixture``.
+
+    ``embeddings`` and ``rows`` as in ``fit_mixture``."""
     ks = tuple(int(k) for k in ks)
     if not ks:
         raise RatingError("mixture: no candidate K to choose from")
     if not 0.0 < holdout < 1.0:
         raise RatingError(f"mixture: the held-out fraction must lie strictly between 0 and 1, got {holdout}")
-    x = None
+    contexts = None
     for k in ks:
-        x = _check(votes, k, mode, embeddings)
+        contexts = _check(votes, k, mode, embeddings, rows)
     rng = np.random.default_rng(seed)
     test = holdout_split(votes, mode, holdout, rng)
     if not test.any():
         raise RatingError("mixture: too few votes to hold any out")
     train_votes, test_votes = votes.subset(~test), votes.subset(test)
-    x_train = None if x is None else x[~test]
-    x_test = None if x is None else x[test]
+    # Context: the distinct embeddings are shared; train and test votes index them.
+    x, row = contexts if contexts is not None else (None, None)
+    row_train, row_test = (None, None) if row is None else (row[~test], row[test])
     heldout, train, fits = {}, {}, {}
     for k in ks:
         if k > len(train_votes):
             raise RatingError(f"mixture: K = {k} groups is more than the {len(train_votes)} training votes")
-        fitted = fits[k] = fit_mixture(train_votes, k, mode=mode, embeddings=x_train, seed=seed, **options)
+        fitted = fits[k] = fit_mixture(train_votes, k, mode=mode, embeddings=x, rows=row_train, seed=seed, **options)
         train[k] = fitted.loglik
-        heldout[k] = predictive_loglik(fitted, test_votes, x_test)
+        heldout[k] = predictive_loglik(fitted, test_votes, x, row_test)
     best = max(ks, key=lambda k: (heldout[k], -k))
-    chosen = fit_mixture(votes, best, mode=mode, embeddings=x, seed=seed, **options) if refit else None
+    chosen = fit_mixture(votes, best, mode=mode, embeddings=x, rows=row, seed=seed, **options) if refit else None
     return KSelection(best, heldout, train, int((~test).sum()), int(test.sum()), fits, chosen)

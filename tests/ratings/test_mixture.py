@@ -132,6 +132,22 @@ def test_context_mixture_recovers_planted_groups(context_data):
     assert fit.loglik > chosen.fits[1].loglik
 
 
+def test_context_embeddings_per_prompt_with_rows_fit_as_per_vote(context_data):
+    votes, x, _, _ = context_data
+    distinct, row = np.unique(x, axis=0, return_inverse=True)
+    shuffled = np.random.default_rng(0).permutation(len(distinct))  # any order of the distinct rows
+    where = np.argsort(shuffled)
+    per_vote = fit_mixture(votes, 3, mode="context", embeddings=x, restarts=1, max_iter=20)
+    per_prompt = fit_mixture(votes, 3, mode="context", embeddings=distinct[shuffled], rows=where[row.ravel()],
+                             restarts=1, max_iter=20)
+    np.testing.assert_allclose(per_prompt.theta, per_vote.theta, atol=1e-6)
+    np.testing.assert_allclose(per_prompt.router.weights(x), per_vote.router.weights(x), atol=1e-6)
+    assert per_prompt.loglik == pytest.approx(per_vote.loglik, rel=1e-9)
+    a = select_k(votes, (1, 2), mode="context", embeddings=x, restarts=1, max_iter=20)
+    b = select_k(votes, (1, 2), mode="context", embeddings=distinct, rows=row.ravel(), restarts=1, max_iter=20)
+    assert a.heldout == pytest.approx(b.heldout, rel=1e-9) and a.k == b.k
+
+
 def test_global_mixture_runs_and_does_not_lose_to_one_group(context_data):
     votes, _, _, _ = context_data
     fit = fit_mixture(votes, 2, mode="global", restarts=2, seed=0, max_iter=100)
@@ -229,6 +245,9 @@ def small_votes(judges: bool = True) -> Votes:
         (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.zeros((5, 4))), "5 rows but there are 3 votes"),
         (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.zeros(3)), "must be a 2-D array"),
         (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.full((3, 2), np.nan)), "must be finite"),
+        (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.zeros((2, 4)), rows=[0, 1]), "one integer per vote"),
+        (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.zeros((2, 4)), rows=[0, 1, 2]), "index the 2"),
+        (lambda v: fit_mixture(v, 2, mode="context", embeddings=np.zeros((2, 4)), rows=[0, 0.5, 1]), "one integer"),
         (lambda v: fit_mixture(v.subset(np.zeros(3, dtype=bool)), 1), "no votes"),
         (lambda v: select_k(v, (), mode="global"), "no candidate K"),
         (lambda v: select_k(v, (1, 2), mode="global", holdout=1.5), "strictly between 0 and 1"),

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Source
 from ratings.boards import Board
-from ratings.engine.leaderboard import CI_METHODS, METHODS
+from ratings.engine.leaderboard import CI_METHODS, METHODS, MIXTURE_MODES
 from ratings.models import RunState
 from ratings.services import run_create, run_execute
 
@@ -27,15 +27,23 @@ class Command(BaseCommand):
         parser.add_argument("--source", choices=Source.values, default="")
         parser.add_argument("--baseline", default="", help="the baseline model of --method winrate")
         parser.add_argument("--groups", type=int, default=0, help="mixture: K groups (0 = choose K by held-out fit)")
+        parser.add_argument(
+            "--mixture-mode", choices=MIXTURE_MODES, default="auto",
+            help="mixture: group per annotator (PAL), per vote (global), or route from the prompt (context); "
+                 "auto = annotator when judges are known",
+        )
         parser.add_argument("--output", type=Path, help="write the result here as JSON")
 
     def handle(self, *args, **options):
         if options["bootstrap"] < 0:
             raise CommandError("--bootstrap cannot be negative")
+        if options["mixture_mode"] != "auto" and options["method"] != "mixture":
+            raise CommandError("--mixture-mode goes with --method mixture")
         board = Board(
             method=options["method"], style=options["style"], category=options["category"],
             source=options["source"], graded=options["graded"], baseline=options["baseline"],
-            groups=options["groups"], bootstrap=options["bootstrap"], ci=options["ci"],
+            groups=options["groups"], mixture_mode=options["mixture_mode"], bootstrap=options["bootstrap"],
+            ci=options["ci"],
         )
         run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
         if run.state != RunState.DONE:
@@ -52,3 +60,7 @@ class Command(BaseCommand):
         for i, row in enumerate(rows[:20], 1):
             ci = f"  [{row['lower']:.1f}, {row['upper']:.1f}]" if row.get("lower") is not None else ""
             self.stdout.write(f"{i:3d}. {row['model']:<40} {row['rating']:9.2f}{ci}  ({row['battles']} votes)")
+        for k, routed in enumerate(run.result.get("group_prompts", []), 1):
+            examples = "; ".join(repr(e["prompt"][:60]) for e in routed["examples"])
+            self.stdout.write(f"  group {k}: the main group of {routed['prompts']} prompts ({routed['votes']} votes), "
+                              f"e.g. {examples}")
