@@ -70,20 +70,30 @@ def main() -> None:
     parser.add_argument("--database", default="agora_bench_refresh", help="recreated on every run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the database of an earlier run (same --judgments and --models) instead of refilling")
     args = parser.parse_args()
 
     env = Env(database=args.database, pg=args.pg, redis_url=args.redis_url, tag=f"agora-bench-{uuid.uuid4().hex[:8]}")
-    setup_django(env)
+    setup_django(env, fresh=not args.reuse)
     from django.db import connection
 
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(FILL_SQL, {"n": args.judgments, "models": args.models})
-    print(f"filled {args.judgments:,} judgments over {args.models} models in {time.perf_counter() - started:.1f} s")
+    from annotation.models import Judgment
+
+    if args.reuse and Judgment.objects.count() == args.judgments:
+        print(f"reusing {args.judgments:,} judgments in {args.database}")
+    else:
+        if args.reuse:
+            raise SystemExit(f"--reuse: {args.database} does not hold {args.judgments:,} judgments; run without it")
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(FILL_SQL, {"n": args.judgments, "models": args.models})
+        print(f"filled {args.judgments:,} judgments over {args.models} models in {time.perf_counter() - started:.1f} s")
 
     from ratings.boards import Board
     from ratings.services import run_create, run_execute
 
+    print(f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     print(f"{'board':<26} {'read s':>7} {'fit s':>7} {'store s':>8} {'total s':>8} {'peak RSS MB':>12}  state")
     for label, fields in BOARDS:
         board = Board(bootstrap=args.bootstrap, **fields)

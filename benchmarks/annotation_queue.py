@@ -1,6 +1,6 @@
 """The annotation queue under U concurrent annotators on PostgreSQL: claim and submit latency, throughput, rules kept.
 
-    .venv/bin/python benchmarks/queue.py [--levels 10,50,100] [--overlaps 3,1] [--duration 20] [--think-ms 0]
+    .venv/bin/python benchmarks/annotation_queue.py [--levels 10,50,100] [--overlaps 3,1] [--duration 20] [--think-ms 0]
                                          [--modes http,service] [--private-pg 400]
 
 The workload is the Label Studio harness's (../shared/anchors/labelstudio_queue/, load_client.py):
@@ -57,11 +57,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-# This file is named like the standard library's queue module, which psycopg_pool and
-# concurrent.futures import: take its own folder off the import path before anything imports them.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
