@@ -15,44 +15,44 @@ from ratings.models import RatingRun, RunState
 
 SOURCES = list(Source.values)
 
-# The judgments and their candidates come out of PostgreSQL as binary COPY streams of fixed-width
-# columns, parsed by numpy in one call each, and are joined in numpy: no Python object per row and
-# no join inside PostgreSQL (at a million judgments the hash joins alone took seconds). Candidates 0
-# and 1 are "A" and "B". The outcome is a's share: a soft judge's preference, else (graded boards)
-# the strength on the -3..+3 scale (negative favours A), else a / b / tie (both-bad is a tie, as in
-# LMArena). NULLs are coalesced away because a fixed-width row cannot hold one.
-JUDGMENTS_SQL = """
-    COPY (
-        SELECT j.id, j.comparison_id,
-               COALESCE(
-                   j.preference,
-                   CASE WHEN {graded} AND j.strength IS NOT NULL THEN 0.5 - j.strength / 6.0 END,
-                   CASE j.outcome WHEN 'a' THEN 1.0 WHEN 'b' THEN 0.0 ELSE 0.5 END
-               )::float8,
-               (j.preference IS NULL AND j.outcome = 'tie'),
-               COALESCE(array_position({sources}::text[], j.source), 0)::int2,
-               COALESCE((j.display_order ->> 0)::int2, -1::int2),
-               hashtext(j.judge),
-               EXTRACT(EPOCH FROM j.created_at)::float8
-        FROM annotation_judgment j
-        WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL) {filters}
-    ) TO STDOUT (FORMAT BINARY)
-"""
-JUDGMENT_COLUMNS = [("id", ">i8"), ("comparison", ">i8"), ("y", ">f8"), ("tie", "?"), ("source", ">i2"),
-                    ("first", ">i2"), ("judge", ">i4"), ("created", ">f8")]
+# The judgments and their candidates come out of PostgreSQL as one row of columns: each column is
+# one bytea made by string_agg over the values' binary send form, which numpy reads in one call.
+# No Python object per row (a COPY stream yields one message per row: seconds at a million), and
+# no join inside PostgreSQL (the joins alone took seconds): the rows meet in numpy. All the
+# aggregates of one query consume the same rows in the same order, so the columns line up.
+# NULLs are coalesced away because string_agg would skip them.
+SEND = {"int2": ("int2send", ">i2"), "int4": ("int4send", ">i4"), "int8": ("int8send", ">i8"),
+        "float8": ("float8send", ">f8"), "timestamptz": ("timestamptz_send", ">i8")}  # µs since 2000-01-01
 
-CANDIDATES_SQL = """
-    COPY (
-        SELECT k.comparison_id, k.position::int2, m.idx::int4,
-               COALESCE(k.style_tokens, 0)::int4, COALESCE(k.style_headers, 0)::int4,
-               COALESCE(k.style_lists, 0)::int4, COALESCE(k.style_bold, 0)::int4
-        FROM annotation_candidate k
-        JOIN unnest({models}::text[]) WITH ORDINALITY AS m(name, idx) ON m.name = k.model
-        WHERE k.position < 2
-    ) TO STDOUT (FORMAT BINARY)
-"""
-CANDIDATE_COLUMNS = [("comparison", ">i8"), ("position", ">i2"), ("model", ">i4"), ("tokens", ">i4"),
-                     ("headers", ">i4"), ("lists", ">i4"), ("bold", ">i4")]
+NO_STRENGTH = -99
+OUTCOME_Y = np.array([0.0, 1.0, 0.5])  # by the outcome code: b, a, tie
+JUDGMENT_COLUMNS = [
+    ("id", "j.id", "int8"),
+    ("comparison", "j.comparison_id", "int8"),
+    ("created", "j.created_at", "timestamptz"),
+    ("judge", "hashtext(j.judge)", "int4"),
+    ("preference", "COALESCE(j.preference, 'NaN'::float8)", "float8"),
+    ("strength", f"COALESCE(j.strength, {NO_STRENGTH})", "int2"),
+    ("outcome", "CASE j.outcome WHEN 'a' THEN 1 WHEN 'b' THEN 0 WHEN 'tie' THEN 2 ELSE -1 END", "int2"),
+    ("source", "COALESCE(array_position({sources}, j.source), 0)", "int2"),
+    ("first", "COALESCE((j.display_order -> 0)::text::int2, -1::int2)", "int2"),
+]
+JUDGMENTS_FROM = "FROM annotation_judgment j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"
+
+# Models travel as 64-bit hashes of their names, mapped back through the few distinct names:
+# joining two million candidates to the model list cost PostgreSQL as much as reading them.
+CANDIDATE_COLUMNS = [
+    ("comparison", "k.comparison_id", "int8"),
+    ("position", "k.position", "int2"),
+    ("model", "hashtextextended(k.model, 0)", "int8"),
+    ("tokens", "COALESCE(k.style_tokens, 0)", "int4"),
+]
+STYLE_COLUMNS = [
+    ("headers", "COALESCE(k.style_headers, 0)", "int4"),
+    ("lists", "COALESCE(k.style_lists, 0)", "int4"),
+    ("bold", "COALESCE(k.style_bold, 0)", "int4"),
+]
+CANDIDATES_FROM = "FROM annotation_candidate k WHERE k.position < 2"
 
 # The distinct models by walking the model index (a "loose index scan"): one probe per model
 # instead of reading every candidate.
@@ -62,51 +62,36 @@ MODELS_SQL = """
         UNION ALL
         SELECT (SELECT min(model) FROM annotation_candidate WHERE model > m.name) FROM m WHERE m.name IS NOT NULL
     )
-    SELECT name FROM m WHERE name IS NOT NULL
+    SELECT name, hashtextextended(name, 0) FROM m WHERE name IS NOT NULL
 """
 
 # Each comparison's prompt as a 64-bit hash (the first 16 hex digits of its MD5): votes on the same
 # prompt find each other in numpy, and only one text per distinct prompt is read.
-PROMPTS_SQL = """
-    COPY (
-        SELECT c.id, ('x' || left(md5(c.prompt), 16))::bit(64)::int8
-        FROM annotation_comparison c {filters}
-    ) TO STDOUT (FORMAT BINARY)
-"""
-PROMPT_COLUMNS = [("comparison", ">i8"), ("hash", ">i8")]
-
-# PostgreSQL's binary COPY: an 11-byte signature, flags and header-extension length, then per row a
-# field count (int16) and per field its length (int32) and bytes; a trailing int16 -1.
-_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+PROMPT_COLUMNS = [("comparison", "c.id", "int8"), ("hash", "('x' || left(md5(c.prompt), 16))::bit(64)::int8", "int8")]
+PROMPTS_FROM = "FROM annotation_comparison c {filters}"
 
 
-def _copy_rows(sql: str, params: list, columns: list[tuple[str, str]]) -> dict[str, np.ndarray]:
-    """A binary COPY of fixed-width, non-NULL columns, as one native numpy array per column."""
-    fields = [("count", ">i2")]
-    for name, kind in columns:
-        fields += [(f"{name}_len", ">i4"), (name, kind)]
-    row = np.dtype(fields)
-    buffer = bytearray()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(sql, params) as copy:
-            for chunk in copy:
-                buffer += chunk
-    if not buffer.startswith(_SIGNATURE):
-        raise RuntimeError("unexpected COPY stream from PostgreSQL")
-    extension = int.from_bytes(buffer[15:19], "big")
-    start = 19 + extension
-    body = len(buffer) - start - 2  # the trailer
-    if body % row.itemsize:
-        raise RuntimeError("COPY rows are not of the expected width (a NULL or a changed column type)")
-    rows = np.frombuffer(buffer, dtype=row, count=body // row.itemsize, offset=start)
-    # Network byte order to native, column by column, once: every later numpy pass is then plain.
-    return {name: rows[name].astype(np.dtype(kind).newbyteorder("=")) for name, kind in columns}
+def _columns(columns: list[tuple[str, str, str]], from_sql: str, params: list) -> dict[str, np.ndarray]:
+    """The columns of the rows ``from_sql`` selects, one native numpy array each."""
+    select = ", ".join(f"string_agg({SEND[kind][0]}(({expr})::{kind}), ''::bytea)" for _, expr, kind in columns)
+    import psycopg
+
+    connection.ensure_connection()
+    # A plain (server-binding) psycopg cursor: Django's client-side one cannot ask for binary results,
+    # and in binary a bytea arrives as bytes instead of hex text.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT {select} {from_sql}", params, binary=True)
+        row = cursor.fetchone()
+    out = {}
+    for (name, _, kind), data in zip(columns, row, strict=True):
+        dtype = np.dtype(SEND[kind][1])
+        out[name] = (np.frombuffer(data, dtype=dtype) if data else np.zeros(0, dtype)).astype(dtype.newbyteorder("="))
+    return out
 
 
-def _copy_in_thread(sql: str, params: list, columns: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+def _columns_in_thread(columns: list[tuple[str, str, str]], from_sql: str, params: list) -> dict[str, np.ndarray]:
     try:
-        return _copy_rows(sql, params, columns)
+        return _columns(columns, from_sql, params)
     finally:
         connection.close()  # this thread's own connection, back to the pool
 
@@ -123,8 +108,9 @@ class LoadedVotes:
 def _empty(models: list[str]) -> LoadedVotes:
     empty = np.zeros(0)
     votes = Votes(models=tuple(models), a=empty.astype(np.int64), b=empty.astype(np.int64), y=empty,
-                  tie=empty.astype(bool), w=empty, extra={"style_a": np.zeros((0, 4)), "style_b": np.zeros((0, 4)),
-                                                          "length": empty})
+                  tie=empty.astype(bool), w=empty,
+                  extra={"style_a": np.zeros((0, 4)), "style_b": np.zeros((0, 4)), "length": empty, "tokens_a": empty,
+                         "tokens_b": empty})
     return LoadedVotes(votes, None, empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64))
 
 
@@ -139,11 +125,13 @@ def _take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.nda
 
 
 def votes_load(board: Board) -> LoadedVotes:
-    from psycopg import sql
-
     with connection.cursor() as cursor:
         cursor.execute(MODELS_SQL)
-        models = [m for (m,) in cursor.fetchall()]
+        named = cursor.fetchall()
+    models = [name for name, _ in named]
+    hashes = np.array([h for _, h in named], dtype=np.int64)
+    if len(set(hashes.tolist())) != len(hashes):
+        raise RuntimeError("two model names share a 64-bit hash; the loader cannot tell them apart")
     filters, params = [], []
     if board.category:
         filters.append("AND j.comparison_id IN (SELECT id FROM annotation_comparison WHERE category = %s)")
@@ -151,22 +139,25 @@ def votes_load(board: Board) -> LoadedVotes:
     if board.source:
         filters.append("AND j.source = %s")
         params.append(board.source)
-    judgments_sql = sql.SQL(JUDGMENTS_SQL).format(
-        graded=sql.Literal(bool(board.graded)), sources=sql.Literal(SOURCES), filters=sql.SQL(" ".join(filters))
-    )
-    candidates_sql = sql.SQL(CANDIDATES_SQL).format(models=sql.Literal(models)).as_string(None)
+    sources = "ARRAY[" + ", ".join(f"'{value}'" for value in SOURCES) + "]::text[]"  # our own constants
+    judgment_columns = [(name, expr.format(sources=sources), kind) for name, expr, kind in JUDGMENT_COLUMNS]
+    judgments_from = " ".join([JUDGMENTS_FROM, *filters])
+    candidate_columns = CANDIDATE_COLUMNS + (STYLE_COLUMNS if board.style else [])
     if connection.in_atomic_block:
         # Inside a transaction a second connection would read another snapshot: one connection.
-        judgments = _copy_rows(judgments_sql.as_string(None), params, JUDGMENT_COLUMNS)
-        candidates = _copy_rows(candidates_sql, [], CANDIDATE_COLUMNS)
+        judgments = _columns(judgment_columns, judgments_from, params)
+        candidates = _columns(candidate_columns, CANDIDATES_FROM, [])
     else:
-        # The two streams come over two connections at once: PostgreSQL produces them on two cores.
+        # The two reads go over two connections at once: PostgreSQL produces them on two cores.
         with ThreadPoolExecutor(1) as pool:
-            later = pool.submit(_copy_in_thread, candidates_sql, [], CANDIDATE_COLUMNS)
-            judgments = _copy_rows(judgments_sql.as_string(None), params, JUDGMENT_COLUMNS)
+            later = pool.submit(_columns_in_thread, candidate_columns, CANDIDATES_FROM, [])
+            judgments = _columns(judgment_columns, judgments_from, params)
             candidates = later.result()
     if len(judgments["id"]) == 0:
         return _empty(models)
+    # Model hashes back to indices into ``models`` (sorted by name, as MODELS_SQL returns them).
+    by_hash = np.argsort(hashes)
+    candidates["model"] = by_hash[np.searchsorted(hashes[by_hash], candidates["model"])]
     side_a, side_b = _side(candidates, 0), _side(candidates, 1)
     if len(side_a["comparison"]) == 0 or len(side_b["comparison"]) == 0:
         return _empty(models)
@@ -182,22 +173,40 @@ def votes_load(board: Board) -> LoadedVotes:
     if len(order) == 0:
         return _empty(models)
     judgments, ca, cb = _take(judgments, order), _take(side_a, ia[order]), _take(side_b, ib[order])
-    style_a = np.column_stack([ca[f].astype(np.float64) for f in ("tokens", "headers", "lists", "bold")])
-    style_b = np.column_stack([cb[f].astype(np.float64) for f in ("tokens", "headers", "lists", "bold")])
+    y, tie = _outcomes(judgments, graded=board.graded)
+    features = ("tokens", "headers", "lists", "bold") if board.style else ("tokens",)
+    style_a = np.column_stack([ca[f].astype(np.float64) for f in features])
+    style_b = np.column_stack([cb[f].astype(np.float64) for f in features])
+    extra = {"length": style_a[:, 0] - style_b[:, 0], "tokens_a": style_a[:, 0], "tokens_b": style_b[:, 0]}
+    if board.style:
+        extra |= {"style_a": style_a, "style_b": style_b}
     judges, judge_index = np.unique(judgments["judge"], return_inverse=True)
     votes = Votes(
         models=tuple(models),
-        a=ca["model"].astype(np.int64) - 1,  # ORDINALITY counts from 1
-        b=cb["model"].astype(np.int64) - 1,
-        y=judgments["y"].astype(np.float64),
-        tie=judgments["tie"].astype(bool),
+        a=ca["model"].astype(np.int64),
+        b=cb["model"].astype(np.int64),
+        y=y,
+        tie=tie,
         w=np.ones(len(judgments["id"])),
         judge=judge_index.astype(np.int64),
         judges=tuple(str(j) for j in judges),
-        extra={"style_a": style_a, "style_b": style_b, "length": style_a[:, 0] - style_b[:, 0]},
+        extra=extra,
     )
     return LoadedVotes(votes, int(judgments["id"].max()), judgments["source"].astype(np.int64) - 1,
                        judgments["first"].astype(np.int64), judgments["comparison"].astype(np.int64))
+
+
+def _outcomes(judgments: dict[str, np.ndarray], *, graded: bool) -> tuple[np.ndarray, np.ndarray]:
+    """a's share of each vote: a soft judge's preference, else (graded boards) the strength on the -3..+3
+    scale (negative favours A), else a / b / tie (both-bad is a tie, as in LMArena); and which are ties."""
+    soft = ~np.isnan(judgments["preference"])
+    code = np.clip(judgments["outcome"], 0, 2)
+    y = OUTCOME_Y[code]
+    if graded:
+        strength = judgments["strength"]
+        y = np.where(strength != NO_STRENGTH, 0.5 - strength / 6.0, y)
+    y = np.where(soft, judgments["preference"], y)
+    return y.astype(np.float64), ~soft & (judgments["outcome"] == 2)
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> V
     filters, params = "", []
     if category:
         filters, params = "WHERE c.category = %s", [category]
-    prompts = _copy_rows(PROMPTS_SQL.format(filters=filters), params, PROMPT_COLUMNS)
+    prompts = _columns(PROMPT_COLUMNS, PROMPTS_FROM.format(filters=filters), params)
     order = np.argsort(prompts["comparison"], kind="stable")
     ids, hashes = prompts["comparison"][order], prompts["hash"][order]
     at = np.minimum(np.searchsorted(ids, comparison), max(len(ids) - 1, 0))

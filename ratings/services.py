@@ -55,7 +55,7 @@ def bias_panel(loaded: selectors.LoadedVotes) -> dict:
     groups = np.array([selectors.SOURCES[s] if s >= 0 else "?" for s in loaded.source[decisive]], dtype=object)
     return {
         "position": summaries.position_bias(first_won.astype(float), groups),
-        "length": summaries.length_bias(votes.extra["style_a"][:, 0], votes.extra["style_b"][:, 0], votes.y),
+        "length": summaries.length_bias(votes.extra["tokens_a"], votes.extra["tokens_b"], votes.y),
         "ties": selectors.judge_tie_rates(),
     }
 
