@@ -49,29 +49,39 @@ class LeaseLost(QueueError):
     status = 409
 
 
-PICK_SQL = """
-    SELECT i.id FROM annotation_item i
-    WHERE i.project_id = %(project)s AND i.open AND i.is_gold = %(gold)s
-      AND NOT EXISTS (
-          SELECT 1 FROM annotation_assignment a
-          WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired'
-      )
-      -- The same comparison may sit in several projects: one queue judgment per person on it.
-      AND NOT EXISTS (
-          SELECT 1 FROM annotation_judgment j
-          WHERE j.comparison_id = i.comparison_id AND j.judge = %(judge)s AND j.source = 'queue'
-      )
-    ORDER BY i.priority DESC, i.id
-    LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
-"""
-
-# Reopen or create the annotator's row for the item. Its old row can only be an expired lease
-# (anything else made the item ineligible), so the conflict branch revives exactly that one.
-LEASE_SQL = """
+# One statement claims: pick the first open item the annotator has not had (row-locked, skipping
+# rows other claims hold), count the lease on it, and write the lease with the candidates in a
+# random order. The annotator's old row for the item can only be an expired lease (anything else
+# made the item ineligible), so the conflict branch revives exactly that one.
+CLAIM_SQL = """
+    WITH picked AS (
+        SELECT i.id FROM annotation_item i
+        WHERE i.project_id = %(project)s AND i.open AND i.is_gold = %(gold)s
+          AND NOT EXISTS (
+              SELECT 1 FROM annotation_assignment a
+              WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired'
+          )
+          -- The same comparison may sit in several projects: one queue judgment per person on it.
+          AND NOT EXISTS (
+              SELECT 1 FROM annotation_judgment j
+              WHERE j.comparison_id = i.comparison_id AND j.judge = %(judge)s AND j.source = 'queue'
+          )
+        ORDER BY i.priority DESC, i.id
+        LIMIT 1
+        FOR UPDATE OF i SKIP LOCKED
+    ), counted AS (
+        UPDATE annotation_item i
+        SET taken = i.taken + 1, open = i.is_gold OR i.taken + 1 < %(overlap)s
+        FROM picked WHERE i.id = picked.id
+        RETURNING i.id, i.comparison_id
+    )
     INSERT INTO annotation_assignment (item_id, annotator_id, state, display_order, leased_at, expires_at,
                                        skip_reason)
-    VALUES (%(item)s, %(annotator)s, 'leased', %(order)s, %(now)s, %(expires)s, '')
+    SELECT counted.id, %(annotator)s, 'leased',
+           (SELECT COALESCE(jsonb_agg(k.position ORDER BY random()), '[]'::jsonb)
+            FROM annotation_candidate k WHERE k.comparison_id = counted.comparison_id),
+           %(now)s, %(expires)s, ''
+    FROM counted
     ON CONFLICT (item_id, annotator_id) DO UPDATE
         SET state = 'leased', display_order = EXCLUDED.display_order, leased_at = EXCLUDED.leased_at,
             expires_at = EXCLUDED.expires_at, finished_at = NULL, skip_reason = ''
@@ -104,49 +114,34 @@ def _live(project: Project, annotator, now) -> Assignment | None:
     )
 
 
-def _pick(project: Project, annotator, gold: bool) -> int | None:
+def _claim(project: Project, annotator, gold: bool, now) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(PICK_SQL, {"project": project.pk, "gold": gold, "annotator": annotator.pk,
-                                  "judge": f"user:{annotator.pk}"})
+        cursor.execute(CLAIM_SQL, {
+            "project": project.pk, "gold": gold, "annotator": annotator.pk, "judge": f"user:{annotator.pk}",
+            "overlap": project.overlap, "now": now, "expires": now + timedelta(seconds=project.lease_seconds),
+        })
         row = cursor.fetchone()
     return row[0] if row else None
 
 
 def assignment_claim(*, project: Project, annotator, rng: random.Random | None = None) -> Assignment:
-    """The annotator's live lease in the project, or a new one. Raises QueueEmpty with the reason."""
+    """The annotator's live lease in the project, or a new one. Raises QueueEmpty with the reason.
+
+    ``rng`` decides when a gold item is due; the candidates' order is drawn by the database."""
     rng = rng or random.Random()
     now = timezone.now()
     with transaction.atomic():
         live = _live(project, annotator, now)
         if live is not None:
             return live
-        item_id = None
+        assignment_id = None
         if project.gold_ratio > 0 and rng.random() < project.gold_ratio:
-            item_id = _pick(project, annotator, gold=True)
-        if item_id is None:
-            item_id = _pick(project, annotator, gold=False)
-        if item_id is None:
+            assignment_id = _claim(project, annotator, True, now)
+        if assignment_id is None:
+            assignment_id = _claim(project, annotator, False, now)
+        if assignment_id is None:
             raise QueueEmpty(queue_empty_reason(project=project, annotator=annotator))
-        item = Item.objects.select_related("comparison").get(pk=item_id)
-        candidates = item.comparison.candidates.count()
-        order = list(range(candidates))
-        rng.shuffle(order)  # positions are shown in random order, recorded per lease
-        Item.objects.filter(pk=item_id).update(
-            taken=F("taken") + 1, open=Q(is_gold=True) | Q(taken__lt=project.overlap - 1)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(LEASE_SQL, {
-                "item": item_id, "annotator": annotator.pk, "order": _json(order), "now": now,
-                "expires": now + timedelta(seconds=project.lease_seconds),
-            })
-            assignment_id = cursor.fetchone()[0]
     return Assignment.objects.select_related("item__comparison").get(pk=assignment_id)
-
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def queue_empty_reason(*, project: Project, annotator) -> str:
