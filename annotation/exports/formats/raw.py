@@ -1,0 +1,27 @@
+"""The raw format through the export machinery: one line per judgment with everything (see
+annotation/exports/raw.py), re-importable with ``import_judgments --format agora``. JSONL only; every
+judgment is its own line (no aggregation). Judges keep their stored labels, except in release mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from annotation.exports.formats import Format, Options
+from annotation.exports.privacy import scrub
+from annotation.exports.raw import judgment_to_raw
+from annotation.exports.selection import Group
+
+
+def raw_rows(group: Group, options: Options) -> Iterator[dict]:
+    for judgment in group.judgments:
+        row = judgment_to_raw(judgment)
+        row["comparison"]["metadata"] = scrub(row["comparison"]["metadata"])
+        for candidate in row["candidates"]:
+            candidate["metadata"] = scrub(candidate["metadata"])
+        row["judgment"] = options.privacy.judgment_fields(row["judgment"], judgment)
+        yield row
+
+
+FORMAT = Format("raw", raw_rows, lambda options: None, aggregations=("each",), file_formats=("jsonl",),
+                sort_keys=True, doc=__doc__)
