@@ -306,3 +306,18 @@ def test_bad_options_are_clear_errors(tmp_path):
     assert "--rationales" in failure("--format", "ratings", "--rationales", "--output", out)
     assert "standard output" in failure("--format", "trl-kto", "--file-format", "parquet", "--output", "-")
     assert not list(tmp_path.iterdir())
+
+
+def test_source_and_date_filters_and_standard_output(tmp_path, capsys):
+    assert lines(export(tmp_path, "trl-kto", "--source", "arena")) == []
+    latest = Judgment.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    after = (latest + timedelta(seconds=1)).isoformat()
+    assert lines(export(tmp_path, "trl-kto", "--since", after)) == []
+    category = Comparison.objects.order_by("key").values_list("category", flat=True).first()
+    rows = lines(export(tmp_path, "trl-preference", "--until", after, "--category", category, "--language", "en"))
+    assert len(rows) == Judgment.objects.exclude(outcome="tie").filter(comparison__category=category).count() > 0
+    assert lines(export(tmp_path, "trl-preference", "--language", "fr")) == []
+    path = export(tmp_path, "raw", "--model", MODEL)
+    capsys.readouterr()
+    call_command("export_dataset", "--format", "raw", "--model", MODEL, "--output", "-")
+    assert capsys.readouterr().out == path.read_text(encoding="utf-8")
