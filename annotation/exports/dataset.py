@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from annotation.exports.formats import Format, Options
@@ -46,13 +46,16 @@ def output_paths(output: Path, fmt: Format, file_format: str, filters: ExportFil
 
 
 def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
-                counts: dict | None = None) -> Iterator[tuple[str, dict]]:
+                counts: dict | None = None, progress: Callable[[int], None] | None = None
+                ) -> Iterator[tuple[str, dict]]:
     """(split, row) in a stable order; ``counts`` (if given) gathers rows, comparisons and judgments per source."""
     for group in groups(filters, chunk_size=chunk_size):
         rows = 0
         for row in fmt.rows(group, options):
             rows += 1
             yield group.split, row
+        if progress is not None:
+            progress(1)  # one more comparison done
         if counts is not None and rows:
             counts["rows"][group.split] += rows
             counts["comparisons"][group.split] += 1
@@ -60,7 +63,8 @@ def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_
 
 
 def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output: Path, *, file_format: str = "jsonl",
-                   chunk_size: int = 2000, batch_size: int = 1000) -> dict:
+                   chunk_size: int = 2000, batch_size: int = 1000, progress: Callable[[int], None] | None = None
+                   ) -> dict:
     """Write the export and its manifest; returns the manifest."""
     targets, manifest_path = output_paths(output, fmt, file_format, filters)
     schema = fmt.schema(options)
@@ -70,7 +74,8 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
         for split, path in targets.items():
             partial = path.with_name(path.name + ".partial")
             writers[split] = WRITERS[file_format](partial, schema, sort_keys=fmt.sort_keys, batch_size=batch_size)
-        for split, row in export_rows(fmt, filters, options, chunk_size=chunk_size, counts=counts):
+        for split, row in export_rows(fmt, filters, options, chunk_size=chunk_size, counts=counts,
+                                      progress=progress):
             writers[split].write(row)
         for writer in writers.values():
             writer.close()
