@@ -131,3 +131,52 @@ def export(request, slug: str):
     response = StreamingHttpResponse(raw_lines(judgments), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-judgments.jsonl"'
     return response
+
+
+def _exports_context(request, project: Project, form) -> dict:
+    from annotation.models import ExportJob
+
+    jobs = ExportJob.objects.filter(project=project).order_by("-id")[:20]
+    return {"project": project, "form": form, "jobs": jobs,
+            "running": any(j.state in ("queued", "running") for j in jobs)}
+
+
+@login_required
+def exports(request, slug: str):
+    """A project's owners (and staff) export its data in any format, in the background."""
+    from annotation.export_forms import ExportForm
+    from annotation.exports.jobs import ExportError, export_job_create
+
+    project = _project_for(request, slug, roles=(Role.OWNER,))
+    form = ExportForm(request.POST or None, project=project)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                export_job_create(user=request.user, params=form.params())
+                return redirect("annotation:exports", slug=slug)
+            except ExportError as error:
+                form.add_error(None, str(error))
+        status = 400
+    template = "annotation/exports.html#jobs" if request.htmx else "annotation/exports.html"
+    return render(request, template, _exports_context(request, project, form), status=status)
+
+
+@login_required
+def export_download(request, job_id: int, name: str):
+    """A finished job's file: for staff, or for the owners of the job's project."""
+    from django.http import FileResponse
+
+    from annotation.exports.jobs import job_file
+    from annotation.models import ExportJob
+
+    job = ExportJob.objects.filter(pk=job_id).select_related("project").first()
+    allowed = job is not None and (
+        request.user.is_staff
+        or (job.project is not None
+            and Membership.objects.filter(project=job.project, user=request.user, role=Role.OWNER).exists())
+    )
+    path = job_file(job, name) if allowed else None
+    if path is None:
+        raise Http404("No such export file.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"export-{job.pk}-{name}")

@@ -152,6 +152,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Dataset exports run in the background write their files here, one folder per job.
+AGORA_EXPORT_DIR = Path(env("AGORA_EXPORT_DIR", str(Path(env("AGORA_VAR_DIR", str(BASE_DIR / "var"))) / "exports")))
+
 # Annotation quality flags (annotation/dashboard.py): accuracy below this on gold or by Dawid–Skene,
 # answers faster than this many seconds or than this fraction of the project's median time.
 AGORA_QUALITY_MIN_ACCURACY = float(env("AGORA_QUALITY_MIN_ACCURACY", "0.6"))

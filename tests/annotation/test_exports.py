@@ -296,14 +296,14 @@ def test_output_folder_gets_a_manifest_json(tmp_path):
 def test_bad_options_are_clear_errors(tmp_path):
     out = str(tmp_path / "x.jsonl")
     assert "jsonl only" in failure("--format", "raw", "--file-format", "parquet", "--output", out)
-    assert "--aggregate mean" in failure("--format", "ratings", "--aggregate", "majority", "--output", out)
+    assert "aggregate mean" in failure("--format", "ratings", "--aggregate", "majority", "--output", out)
     assert "test share" in failure("--format", "trl-kto", "--test-share", "1.5", "--output", out)
-    assert "--since" in failure("--format", "trl-kto", "--since", "yesterday", "--output", out)
+    assert "since 'yesterday'" in failure("--format", "trl-kto", "--since", "yesterday", "--output", out)
     assert "before" in failure("--format", "trl-kto", "--since", "2025-02-01", "--until", "2025-01-01", "--output", out)
     assert "agreement" in failure("--format", "trl-kto", "--min-agreement", "0", "--output", out)
     assert "no project" in failure("--format", "trl-kto", "--project", "nope", "--output", out)
     assert "no such folder" in failure("--format", "trl-kto", "--output", str(tmp_path / "missing" / "x.jsonl"))
-    assert "--rationales" in failure("--format", "ratings", "--rationales", "--output", out)
+    assert "rationales do not apply" in failure("--format", "ratings", "--rationales", "--output", out)
     assert "standard output" in failure("--format", "trl-kto", "--file-format", "parquet", "--output", "-")
     assert not list(tmp_path.iterdir())
 

@@ -8,34 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from annotation.exports.dataset import export_dataset, export_rows, score_attributes
-from annotation.exports.formats import FORMAT_NAMES, TIES, Options, get_format
-from annotation.exports.privacy import Privacy
-from annotation.exports.selection import AGGREGATIONS, ExportFilters, SelectionError
+from annotation.exports.dataset import export_dataset, export_rows
+from annotation.exports.formats import FORMAT_NAMES, TIES
+from annotation.exports.jobs import ExportError, export_spec
+from annotation.exports.selection import AGGREGATIONS
 from annotation.exports.writers import FILE_FORMATS
-from annotation.models import Project, Source
-
-
-def moment(value: str | None, option: str) -> datetime | None:
-    """An ISO date (midnight UTC) or date-time (UTC when it names no zone)."""
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-        if parsed is None and (day := parse_date(value)) is not None:
-            parsed = datetime.combine(day, time())
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise CommandError(f"{option} {value!r}: give a date (2025-01-31) or a date-time (2025-01-31T12:00)")
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+from annotation.models import Source
 
 
 class Command(BaseCommand):
@@ -78,45 +60,20 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=2000, help="judgments read per query")
 
     def handle(self, *args, **o):
-        fmt = get_format(o["format"])
-        file_format = o["file_format"]
-        if file_format not in fmt.file_formats:
-            raise CommandError(f"{fmt.name} is written as {', '.join(fmt.file_formats)} only")
-        aggregate = o["aggregate"] or fmt.aggregations[0]
-        if aggregate not in fmt.aggregations:
-            raise CommandError(f"{fmt.name} takes --aggregate {' or '.join(fmt.aggregations)}")
-        if o["rationales"] and not fmt.rationales:
-            raise CommandError(f"--rationales does not apply to {fmt.name}")
-        if o["project"] and not Project.objects.filter(slug=o["project"]).exists():
-            raise CommandError(f"no project {o['project']!r}")
-        if o["salt"] is not None and not o["salt"]:
-            raise CommandError("--salt must not be empty")
-        if o["chunk_size"] < 1 or o["min_gold_answers"] < 1:
-            raise CommandError("--chunk-size and --min-gold-answers must be 1 or more")
-        gold = o["gold"] or ("include" if fmt.name == "raw" else "exclude")
-        filters = ExportFilters(
-            project=o["project"], sources=tuple(o["source"]), since=moment(o["since"], "--since"),
-            until=moment(o["until"], "--until"), models=tuple(o["model"]), categories=tuple(o["category"]),
-            languages=tuple(o["language"]), exclude_gold=gold == "exclude", min_gold_accuracy=o["min_gold_accuracy"],
-            min_gold_answers=o["min_gold_answers"], min_seconds=o["min_seconds"], min_agreement=o["min_agreement"],
-            aggregate=aggregate, dedup_prompts=o["dedup_prompts"], test_share=o["test_share"],
-        )
         try:
-            filters.check()
-        except SelectionError as error:
+            spec = export_spec(o)
+        except ExportError as error:
             raise CommandError(str(error)) from None
-        options = Options(privacy=Privacy.create(salt=o["salt"], release=o["release"]), aggregate=aggregate,
-                          ties=o["ties"], margin=o["margin"], rationales=o["rationales"],
-                          attributes=score_attributes(filters) if fmt.name == "ratings" else ())
+        fmt, file_format, filters, options = spec.fmt, spec.file_format, spec.filters, spec.options
         if o["output"] == "-":
             if file_format != "jsonl" or filters.test_share:
                 raise CommandError("standard output takes one JSONL stream: no Parquet, no split")
-            for _, row in export_rows(fmt, filters, options, chunk_size=o["chunk_size"]):
+            for _, row in export_rows(fmt, filters, options, chunk_size=spec.chunk_size):
                 sys.stdout.write(json.dumps(row, ensure_ascii=False, sort_keys=fmt.sort_keys) + "\n")
             return
         try:
             manifest = export_dataset(fmt, filters, options, Path(o["output"]), file_format=file_format,
-                                      chunk_size=o["chunk_size"])
+                                      chunk_size=spec.chunk_size)
         except FileNotFoundError as error:
             raise CommandError(str(error)) from None
         for entry in manifest["files"]:
