@@ -49,7 +49,7 @@ def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_
                 counts: dict | None = None, progress: Callable[[int], None] | None = None
                 ) -> Iterator[tuple[str, dict]]:
     """(split, row) in a stable order; ``counts`` (if given) gathers rows, comparisons and judgments per source."""
-    for group in groups(filters, chunk_size=chunk_size):
+    for group in groups(filters, chunk_size=chunk_size, values=fmt.values):
         rows = 0
         for row in fmt.rows(group, options):
             rows += 1

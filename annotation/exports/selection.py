@@ -20,6 +20,7 @@ judgment has none). A judgment with only a soft preference has the outcome it im
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from collections import Counter
@@ -27,8 +28,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
+from operator import itemgetter
+from typing import NamedTuple
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 
 from annotation.models import Candidate, Comparison, Item, Judgment, Score
 
@@ -128,8 +134,8 @@ def failing_judges(filters: ExportFilters) -> list[str]:
     return sorted({flag.annotator for flag in flags})
 
 
-def judgment_queryset(filters: ExportFilters) -> QuerySet[Judgment]:
-    """The row filters, in SQL, ordered by comparison key, judge and source."""
+def filtered_judgments(filters: ExportFilters) -> QuerySet[Judgment]:
+    """The row filters, in SQL."""
     queryset = Judgment.objects.all()
     if filters.project:
         queryset = queryset.filter(_project_filter(filters.project))
@@ -153,8 +159,13 @@ def judgment_queryset(filters: ExportFilters) -> QuerySet[Judgment]:
     failing = failing_judges(filters)
     if failing:
         queryset = queryset.exclude(judge__in=failing)
+    return queryset
+
+
+def judgment_queryset(filters: ExportFilters) -> QuerySet[Judgment]:
+    """The row filters, in SQL, ordered by comparison key, judge and source."""
     return (
-        queryset.select_related("comparison")
+        filtered_judgments(filters).select_related("comparison")
         .annotate(project_id=F("assignment__item__project_id"))
         .prefetch_related(
             Prefetch("comparison__candidates", queryset=Candidate.objects.order_by("position")),
@@ -189,13 +200,111 @@ class Group:
     split: str
 
 
-def groups(filters: ExportFilters, chunk_size: int = 2000) -> Iterator[Group]:
-    filters.check()
-    seen: set[bytes] = set()
+class JudgmentValues(NamedTuple):
+    """The judgment fields the pairwise, KTO and ranking formats read, as plain values (no model instance)."""
+
+    id: int
+    comparison_id: int
+    source: str
+    judge: str
+    outcome: str | None
+    strength: int | None
+    preference: float | None
+    both_bad: bool
+    rationale: str
+    project_id: int | None
+    principles_json: str | None
+    metadata_json: str | None
+    ranking_json: str | None
+
+    # The JSON columns arrive as text and are parsed only when a format reads them.
+    @property
+    def principles(self):
+        return None if self.principles_json is None else json.loads(self.principles_json)
+
+    @property
+    def metadata(self):
+        return None if self.metadata_json is None else json.loads(self.metadata_json)
+
+    @property
+    def ranking(self):
+        return None if self.ranking_json is None else json.loads(self.ranking_json)
+
+
+class ComparisonValues(NamedTuple):
+    id: int
+    key: str
+    prompt: str
+    context: list
+
+
+class CandidateValues(NamedTuple):
+    position: int
+    model: str
+    text: str
+
+
+def _as_text(name: str) -> Cast:
+    return Cast(name, output_field=TextField())
+
+
+def _value_rows(filters: ExportFilters, chunk_size: int) -> Iterator[tuple]:
+    """Judgment fields, then the comparison's key, prompt, context (JSON text) and candidates (a JSON array of
+    [position, model, text] by position), in export order: one query, streamed ``chunk_size`` rows at a time
+    (no cursor to declare, nothing held on the server), so PostgreSQL reads ahead while the rows are written."""
+    # Read in (comparison, position) order from the unique index: no sort per comparison.
+    candidates = RawSQL(
+        f"SELECT json_agg(json_build_array(c.position, c.model, c.text))::text FROM (SELECT position, model, text "
+        f"FROM {Candidate._meta.db_table} WHERE comparison_id = {Judgment._meta.db_table}.comparison_id "
+        f"ORDER BY position) c", [])
+    queryset = (
+        filtered_judgments(filters)
+        .annotate(project_id=F("assignment__item__project_id"), principles_json=_as_text("principles"),
+                  metadata_json=_as_text("metadata"), ranking_json=_as_text("ranking"),
+                  context_json=_as_text("comparison__context"), candidates_json=candidates)
+        .order_by("comparison__key", "judge", "source")
+        .values_list(*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json",
+                     "candidates_json")
+    )
+    sql, params = queryset.query.sql_with_params()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        # A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
+        jit = cursor.execute("SELECT current_setting('jit')").fetchone()[0]
+        cursor.execute("SELECT set_config('jit', 'off', false)")
+        try:
+            yield from cursor.stream(sql, params, size=chunk_size)
+        finally:
+            cursor.execute("SELECT set_config('jit', %s, false)", [jit])
+
+
+def _value_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[ComparisonValues, list, list]]:
+    width = len(JudgmentValues._fields)
+    make = JudgmentValues._make
+    loads = json.loads
+    for comparison_id, run in groupby(_value_rows(filters, chunk_size), key=itemgetter(1)):
+        rows = list(run)
+        key, prompt, context, candidates = rows[0][width:]
+        comparison = ComparisonValues(comparison_id, key, prompt, None if context is None else loads(context))
+        judgments = [make(row[:width]) for row in rows]
+        yield comparison, [CandidateValues(*c) for c in loads(candidates or "[]")], judgments
+
+
+def _model_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[Comparison, list, list]]:
     stream = judgment_queryset(filters).iterator(chunk_size=chunk_size)
     for _, run in groupby(stream, key=lambda j: j.comparison_id):
         judgments = list(run)
         comparison = judgments[0].comparison
+        yield comparison, list(comparison.candidates.all()), judgments
+
+
+def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = False) -> Iterator[Group]:
+    """One group per comparison. ``values``: plain-value judgments, comparison and candidates (the fields in
+    ``JudgmentValues``, ``ComparisonValues`` and ``CandidateValues``, read without model instances or
+    prefetches) instead of model instances, for the formats that read no more than those."""
+    filters.check()
+    seen: set[bytes] = set()
+    for comparison, candidates, judgments in (_value_groups if values else _model_groups)(filters, chunk_size):
         if filters.min_agreement is not None:
             share = agreement(judgments)
             if share is None or share < filters.min_agreement - 1e-12:
@@ -205,8 +314,7 @@ def groups(filters: ExportFilters, chunk_size: int = 2000) -> Iterator[Group]:
             if digest in seen:
                 continue
             seen.add(digest)
-        yield Group(comparison, list(comparison.candidates.all()), judgments,
-                    split_of(comparison.prompt, filters.test_share))
+        yield Group(comparison, candidates, judgments, split_of(comparison.prompt, filters.test_share))
 
 
 @dataclass

@@ -21,9 +21,11 @@ class JsonlWriter:
     def __init__(self, path: Path, schema: pa.Schema | None, *, sort_keys: bool = False, batch_size: int = 1000):
         self.path, self.rows, self.sort_keys = path, 0, sort_keys
         self.handle = open(path, "w", encoding="utf-8", newline="\n")
+        # json.dumps with these arguments, without building an encoder for every row.
+        self.encode = json.JSONEncoder(ensure_ascii=False, sort_keys=sort_keys).encode
 
     def write(self, row: dict) -> None:
-        self.handle.write(json.dumps(row, ensure_ascii=False, sort_keys=self.sort_keys) + "\n")
+        self.handle.write(self.encode(row) + "\n")
         self.rows += 1
 
     def close(self) -> None:

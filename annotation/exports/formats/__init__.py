@@ -38,6 +38,7 @@ class Format:
     file_formats: tuple[str, ...] = ("jsonl", "parquet")
     rationales: bool = True  # whether --rationales applies
     sort_keys: bool = False  # JSONL keys sorted (raw: the bytes the import and the round trip expect)
+    values: bool = False  # reads only the fields of selection.JudgmentValues/ComparisonValues/CandidateValues
     doc: str = field(default="", compare=False)
 
 

@@ -76,4 +76,4 @@ def ranking_schema(options: Options) -> pa.Schema:
     return pa.schema(fields + extra_fields(options))
 
 
-FORMAT = Format("rankings", ranking_rows, ranking_schema, doc=__doc__)
+FORMAT = Format("rankings", ranking_rows, ranking_schema, values=True, doc=__doc__)

@@ -36,4 +36,4 @@ def pair_schema(options: Options) -> pa.Schema:
     return pa.schema(fields + extra_fields(options))
 
 
-PAIRS = Format("reward-pairs", pair_rows, pair_schema, doc=__doc__)
+PAIRS = Format("reward-pairs", pair_rows, pair_schema, values=True, doc=__doc__)

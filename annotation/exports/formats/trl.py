@@ -123,5 +123,5 @@ def kto_schema(options: Options) -> pa.Schema:
     return pa.schema(fields + extra_fields(options))
 
 
-PREFERENCE = Format("trl-preference", preference_rows, preference_schema, doc=__doc__)
-KTO = Format("trl-kto", kto_rows, kto_schema, doc=__doc__)
+PREFERENCE = Format("trl-preference", preference_rows, preference_schema, values=True, doc=__doc__)
+KTO = Format("trl-kto", kto_rows, kto_schema, values=True, doc=__doc__)
