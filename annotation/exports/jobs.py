@@ -151,7 +151,7 @@ def export_job_run(job_id: int) -> ExportJob:
             now = time.monotonic()
             if now - last[0] >= 1.0:  # at most a write a second
                 last[0] = now
-                ExportJob.objects.filter(pk=job.pk).update(progress=min(0.99, seen[0] / total))
+                _progress_write(job.pk, min(0.99, seen[0] / total))
 
         manifest = export_dataset(spec.fmt, spec.filters, spec.options, folder, file_format=spec.file_format,
                                   chunk_size=spec.chunk_size, progress=progress)
@@ -161,6 +161,24 @@ def export_job_run(job_id: int) -> ExportJob:
         _finish(job, started, state=ExportState.FAILED, error=f"the export failed: {error!r}")
         raise
     return _finish(job, started, state=ExportState.DONE, manifest=manifest)
+
+
+def _progress_write(job_id: int, value: float) -> None:
+    """Record progress over a connection of its own: the export's rows are still streaming over this
+    thread's connection, which cannot run another statement until the stream ends."""
+    import threading
+
+    from django.db import connection
+
+    def write() -> None:
+        try:
+            ExportJob.objects.filter(pk=job_id).update(progress=value)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write, name="export-progress")
+    writer.start()
+    writer.join()
 
 
 def _finish(job: ExportJob, started: float, *, state: str, error: str = "", manifest: dict | None = None
