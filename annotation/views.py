@@ -118,16 +118,13 @@ def dashboard(request, slug: str):
 @login_required
 def export(request, slug: str):
     """The project's judgments as raw JSONL (the format import_judgments reads back); owners and staff only."""
-    from django.db.models import Q
     from django.http import StreamingHttpResponse
 
     from annotation.exports.raw import raw_lines
+    from annotation.exports.selection import project_filter
 
     project = _project_for(request, slug, roles=(Role.OWNER,))
-    judgments = Judgment.objects.filter(
-        Q(assignment__item__project=project) | Q(source="ai", metadata__project=project.slug,
-                                                 comparison__items__project=project)
-    ).distinct()
+    judgments = Judgment.objects.filter(project_filter(project.slug))
     response = StreamingHttpResponse(raw_lines(judgments), content_type="application/x-ndjson")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-judgments.jsonl"'
     return response

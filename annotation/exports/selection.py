@@ -106,8 +106,8 @@ def split_of(prompt: str, test_share: float) -> str:
     return "test" if fraction < test_share else "train"
 
 
-def _project_filter(slug: str) -> Q:
-    # As the project's own export view: its queue's judgments, and AI judgments made for its items.
+def project_filter(slug: str) -> Q:
+    """A project's judgments: its queue's, and the AI judgments made for its items."""
     made_for = Exists(Item.objects.filter(project__slug=slug, comparison=OuterRef("comparison_id")))
     return Q(assignment__item__project__slug=slug) | (Q(source="ai", metadata__project=slug) & made_for)
 
@@ -138,7 +138,7 @@ def filtered_judgments(filters: ExportFilters) -> QuerySet[Judgment]:
     """The row filters, in SQL."""
     queryset = Judgment.objects.all()
     if filters.project:
-        queryset = queryset.filter(_project_filter(filters.project))
+        queryset = queryset.filter(project_filter(filters.project))
     if filters.sources:
         queryset = queryset.filter(source__in=filters.sources)
     if filters.since:
