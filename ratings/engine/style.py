@@ -108,24 +108,29 @@ class _Design:
         )
         return np.concatenate([by_model, self.x.T @ resid - penalty * beta])
 
-    def hessian(self, z: np.ndarray, w: np.ndarray, penalty: float) -> np.ndarray:
-        """The negated Hessian, plus 1/n·11ᵀ on the model block to pin the common shift of θ."""
+    def blocks(self, values: np.ndarray) -> np.ndarray:
+        """Σ_votes values · d dᵀ, with d = (e_a − e_b, x) the vote's design row: the Hessian's shape."""
         n, p = self.n, self.p
-        prob = expit(z)
-        s = w * prob * (1.0 - prob)
-        per_pair = np.bincount(self.pair, weights=s, minlength=n * n).reshape(n, n)
+        per_pair = np.bincount(self.pair, weights=values, minlength=n * n).reshape(n, n)
         per_pair = per_pair + per_pair.T
-        hess = np.empty((n + p, n + p))
-        hess[:n, :n] = -per_pair
-        hess[np.arange(n), np.arange(n)] += per_pair.sum(axis=1)
-        sx = s[:, None] * self.x
+        out = np.empty((n + p, n + p))
+        out[:n, :n] = -per_pair
+        out[np.arange(n), np.arange(n)] += per_pair.sum(axis=1)
+        vx = values[:, None] * self.x
         cross = np.stack(
-            [np.bincount(self.a, weights=sx[:, k], minlength=n) - np.bincount(self.b, weights=sx[:, k], minlength=n)
+            [np.bincount(self.a, weights=vx[:, k], minlength=n) - np.bincount(self.b, weights=vx[:, k], minlength=n)
              for k in range(p)],
             axis=1,
         )
-        hess[:n, n:], hess[n:, :n] = cross, cross.T
-        hess[n:, n:] = self.x.T @ sx + penalty * np.eye(p)
+        out[:n, n:], out[n:, :n] = cross, cross.T
+        out[n:, n:] = self.x.T @ vx
+        return out
+
+    def hessian(self, z: np.ndarray, w: np.ndarray, penalty: float) -> np.ndarray:
+        """The negated Hessian, plus 1/n·11ᵀ on the model block to pin the common shift of θ."""
+        prob = expit(z)
+        hess = self.blocks(w * prob * (1.0 - prob))
+        hess[self.n:, self.n:] += penalty * np.eye(self.p)
         return hess + self.centre
 
 
@@ -225,25 +230,9 @@ def sandwich(votes: Votes, x: np.ndarray, fitted: StyleFit, *, reg: float = 0.0,
     w = votes.w * (pair_reweighting(votes) if reweight else 1.0)
     prob = expit(design.logits(fitted.theta, fitted.beta))
 
-    def blocks(values: np.ndarray) -> np.ndarray:
-        per_pair = np.bincount(design.pair, weights=values, minlength=n * n).reshape(n, n)
-        per_pair = per_pair + per_pair.T
-        out = np.empty((n + p, n + p))
-        out[:n, :n] = -per_pair
-        out[np.arange(n), np.arange(n)] += per_pair.sum(axis=1)
-        vx = values[:, None] * design.x
-        cross = np.stack(
-            [np.bincount(design.a, weights=vx[:, k], minlength=n) - np.bincount(design.b, weights=vx[:, k], minlength=n)
-             for k in range(p)],
-            axis=1,
-        )
-        out[:n, n:], out[n:, :n] = cross, cross.T
-        out[n:, n:] = design.x.T @ vx
-        return out / rows
-
-    hessian = blocks(w * prob * (1 - prob)) + hessian_reg * np.eye(n + p)
+    hessian = design.blocks(w * prob * (1 - prob)) / rows + hessian_reg * np.eye(n + p)
     params = np.concatenate([np.zeros(n), fitted.beta])
-    grad_cov = blocks((w * (design.y - prob)) ** 2) - (reg**2 / rows) * np.outer(params, params)
+    grad_cov = design.blocks((w * (design.y - prob)) ** 2) / rows - (reg**2 / rows) * np.outer(params, params)
     inv = np.linalg.inv(hessian)
     se = np.sqrt(np.clip(np.diag(inv @ grad_cov @ inv) / rows, 0.0, None))
     return se[:n], se[n:]
