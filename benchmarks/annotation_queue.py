@@ -74,6 +74,7 @@ from benchmarks.stack import (  # noqa: E402
     ms_stats,
     redis_cleanup,
     setup_django,
+    table,
 )
 
 TARGET_CLAIM_P99_MS = 25.0  # the target, at 100 concurrent annotators
@@ -455,14 +456,6 @@ COLUMNS = [
 ]
 
 
-def table(rows: list[dict]) -> str:
-    cells = [[name for name, _ in COLUMNS]] + [[str(fn(row)) for _, fn in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def verdicts(rows: list[dict]) -> list[str]:
     lines = []
     for row in rows:
@@ -541,7 +534,7 @@ def main() -> None:
                 for level in levels:
                     rows.append(run_cell(mode, overlap, users[:level], args, meter, base=base,
                                          headers=headers[:level] if headers else None))
-                    print(f"  {table(rows[-1:]).splitlines()[-1].strip()}", file=sys.stderr, flush=True)
+                    print(f"  {table(COLUMNS, rows[-1:]).splitlines()[-1].strip()}", file=sys.stderr, flush=True)
             if stack is not None:
                 stack.stop()
                 stack = None
@@ -558,7 +551,7 @@ def main() -> None:
     print(f"annotation queue on PostgreSQL: {args.items} pairwise items per cell, {args.warmup:g} s warm-up + "
           f"{args.duration:g} s, think time {args.think_ms:g} ms (mean, exponential); pool {pool}; latencies in ms, "
           "client side; CPU% 100 = one core")
-    print(table(rows))
+    print(table(COLUMNS, rows))
     for row in rows:
         if row["first_errors"]:
             print(f"  {row['mode']} ov={row['overlap']} U={row['users']} errors {row['error_kinds']}; "

@@ -64,7 +64,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.stack import OUT_DIR, loadavg  # noqa: E402
+from benchmarks.stack import OUT_DIR, loadavg, table  # noqa: E402
 
 ALPHA = 400 / np.log(10)  # rating points per unit of θ
 BETA = np.array([0.35, 0.05, 0.1, -0.05])  # planted style effects (tokens, headers, lists, bold)
@@ -337,16 +337,6 @@ COLUMNS = [
 ]
 
 
-def table(rows: list[dict]) -> str:
-    cells = [[name for name, _ in COLUMNS]] + [[str(fn(row)) for _, fn in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    left = {"library", "step"}
-    lines = ["  ".join(cell.ljust(width) if name in left else cell.rjust(width)
-                       for (name, _), cell, width in zip(COLUMNS, line, widths, strict=True)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def _seconds(rows: list[dict], library: str, *steps: str) -> float | None:
     found = {r["step"]: r.get("seconds") for r in rows if r["library"] == library}
     values = [found.get(s) for s in steps]
@@ -463,7 +453,7 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f} s in all")
     print("one fresh interpreter per library and task; peak = peak RSS during the step (VmHWM reset before it), "
           "+MiB = peak minus RSS at its start; Δ vs Agora after centring, θ in rating points")
-    print(table(rows))
+    print(table(COLUMNS, rows, left=("library", "step")))
     print()
     print("\n".join(notes))
     print("  arena-rank's bootstrap ran up to "

@@ -54,6 +54,16 @@ def ms_stats(seconds: list[float]) -> dict:
     }
 
 
+def table(columns: list[tuple[str, object]], rows: list[dict], *, left: tuple[str, ...] = ()) -> str:
+    """A text table: ``columns`` are (heading, row → value); right-aligned unless named in ``left``."""
+    cells = [[name for name, _ in columns]] + [[str(fn(row)) for _, fn in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(width) if name in left else cell.rjust(width)
+                       for (name, _), cell, width in zip(columns, line, widths, strict=True)) for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 

@@ -73,6 +73,7 @@ from benchmarks.stack import (  # noqa: E402
     ms_stats,
     redis_cleanup,
     setup_django,
+    table,
 )
 
 RID = re.compile(r"\[([0-9a-f]+)\]")
@@ -380,14 +381,6 @@ def _pair(stats: dict) -> str:
     return f"{stats['p50']}/{stats['p99']}"
 
 
-def table(rows: list[dict]) -> str:
-    cells = [[name for name, _ in COLUMNS]] + [[str(fn(row)) for _, fn in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def target_check(row: dict) -> list[str]:
     chunk, ttft = row["chunk_added_ms"], row["ttft_added_ms"]
     checks = [  # (what, measured, limit, at least) - None measured counts as a miss
@@ -536,7 +529,7 @@ def main() -> None:
     print()
     print(f"streaming: {args.tokens} chunks per answer at {args.rate:g}/s, {args.duration:g} s per row; "
           "times in ms; CPU% 100 = one core")
-    print(table(rows))
+    print(table(COLUMNS, rows))
     for row in rows:
         if row["first_error"]:
             print(f"  {row['target']} K={row['k']} errors {row['error_kinds']}; first: {row['first_error']}")

@@ -55,6 +55,7 @@ from benchmarks.stack import (  # noqa: E402
     ms_stats,
     redis_cleanup,
     setup_django,
+    table,
 )
 
 SETTINGS = "benchmarks.bench_settings"
@@ -198,14 +199,6 @@ COLUMNS = [
 ]
 
 
-def table(rows: list[dict]) -> str:
-    cells = [[name for name, _ in COLUMNS]] + [[str(fn(row)) for _, fn in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,10,50", help="comma-separated numbers of concurrent clients")
@@ -251,7 +244,7 @@ def main() -> None:
     print()
     print(f"votes over HTTP (uvicorn, PostgreSQL); {args.requests} requests per row; one vote runs {queries} SQL "
           "statements; CPU% 100 = one core")
-    print(table(rows))
+    print(table(COLUMNS, rows))
     for row in rows:
         if row["first_error"]:
             print(f"  {row['target']} C={row['concurrency']} errors {row['error_kinds']}; first: {row['first_error']}")
