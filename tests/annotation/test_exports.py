@@ -172,7 +172,7 @@ def test_same_filters_give_the_same_bytes_and_the_salt_only_renames_judges(tmp_p
 
 
 def test_trl_files_load_with_datasets(tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
     jsonl = export(tmp_path, "trl-preference", "--model", MODEL, "--margin")
     parquet = export(tmp_path, "trl-kto", "--model", MODEL, "--file-format", "parquet", name="kto.parquet")
     cache = str(tmp_path / "cache")

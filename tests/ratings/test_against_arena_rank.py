@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from arena_rank.models import bradley_terry as arena_bt
+from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry
+from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset
 
 from ratings.engine import style
 from ratings.engine.leaderboard import rate
 from tests.ratings.data import planted
-
-arena_bt = pytest.importorskip("arena_rank.models.bradley_terry", reason="arena-rank is a test dependency")
-from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry  # noqa: E402
-from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset  # noqa: E402
 
 RAW = [f"raw_{f}" for f in style.FEATURES]
 

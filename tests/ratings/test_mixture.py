@@ -266,8 +266,6 @@ def test_annotator_mode_needs_judges():
 
 def test_llmfao_crowd_choose_k():
     path = SHARED / "llmfao" / "crowd-comparisons.csv"
-    if not path.exists():
-        pytest.skip(f"{path} is missing")
     with path.open(newline="") as f:
         votes = votes_from_records((r["left"], r["right"], r["winner"], 1.0, r["worker"]) for r in csv.DictReader(f))
     assert len(votes) == 8931 and votes.n_models == 59
