@@ -18,7 +18,7 @@ from pathlib import Path
 from annotation.exports.formats import Format, Options
 from annotation.exports.manifest import code_version, manifest_write
 from annotation.exports.selection import ExportFilters, groups, judgment_queryset
-from annotation.exports.writers import WRITERS, sha256_of
+from annotation.exports.writers import WRITERS
 from annotation.models import Score
 
 
@@ -45,21 +45,34 @@ def output_paths(output: Path, fmt: Format, file_format: str, filters: ExportFil
     return names, output.with_name(output.name + ".manifest.json")
 
 
-def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
-                counts: dict | None = None, progress: Callable[[int], None] | None = None
-                ) -> Iterator[tuple[str, dict]]:
-    """(split, row) in a stable order; ``counts`` (if given) gathers rows, comparisons and judgments per source."""
-    for group in groups(filters, chunk_size=chunk_size, values=fmt.values):
-        rows = 0
-        for row in fmt.rows(group, options):
-            rows += 1
-            yield group.split, row
+def export_groups(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
+                  counts: dict | None = None, progress: Callable[[int], None] | None = None,
+                  json_texts: bool = False) -> Iterator[tuple[str, list[dict]]]:
+    """(split, the rows of one comparison) in a stable order; ``counts`` (if given) gathers rows, comparisons
+    and judgments per source. ``json_texts``: candidate texts as JSON fragments, for JSONL (``groups``)."""
+    for group in groups(filters, chunk_size=chunk_size, values=fmt.values, json_texts=json_texts):
+        rows = list(fmt.rows(group, options))
         if progress is not None:
             progress(1)  # one more comparison done
-        if counts is not None and rows:
-            counts["rows"][group.split] += rows
+        if not rows:
+            continue
+        if counts is not None:
+            counts["rows"][group.split] += len(rows)
             counts["comparisons"][group.split] += 1
-            counts["judgments_by_source"][group.split].update(j.source for j in group.judgments)
+            by_source = counts["judgments_by_source"][group.split]
+            for judgment in group.judgments:
+                by_source[judgment.source] += 1
+        yield group.split, rows
+
+
+def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
+                counts: dict | None = None, progress: Callable[[int], None] | None = None,
+                json_texts: bool = False) -> Iterator[tuple[str, dict]]:
+    """(split, row) in a stable order (see ``export_groups``)."""
+    for split, rows in export_groups(fmt, filters, options, chunk_size=chunk_size, counts=counts, progress=progress,
+                                     json_texts=json_texts):
+        for row in rows:
+            yield split, row
 
 
 def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output: Path, *, file_format: str = "jsonl",
@@ -74,9 +87,11 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
         for split, path in targets.items():
             partial = path.with_name(path.name + ".partial")
             writers[split] = WRITERS[file_format](partial, schema, sort_keys=fmt.sort_keys, batch_size=batch_size)
-        for split, row in export_rows(fmt, filters, options, chunk_size=chunk_size, counts=counts,
-                                      progress=progress):
-            writers[split].write(row)
+        for split, rows in export_groups(fmt, filters, options, chunk_size=chunk_size, counts=counts,
+                                         progress=progress, json_texts=file_format == "jsonl"):
+            write = writers[split].write
+            for row in rows:
+                write(row)
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -89,7 +104,7 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
     for split, path in targets.items():
         partial = writers[split].path
         files.append({"split": split, "path": path.name, "rows": writers[split].rows,
-                      "bytes": partial.stat().st_size, "sha256": sha256_of(partial)})
+                      "bytes": partial.stat().st_size, "sha256": writers[split].sha256})
         os.replace(partial, path)
     manifest = {
         "format": fmt.name,

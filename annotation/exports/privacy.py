@@ -12,7 +12,6 @@ and pseudonymizes the raw format's judges too (raw otherwise keeps the stored la
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -30,7 +29,7 @@ def new_salt() -> str:
 
 
 def pseudonym(label: str, salt: str) -> str:
-    return "j-" + hmac.new(salt.encode("utf-8"), label.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+    return "j-" + hmac.digest(salt.encode("utf-8"), label.encode("utf-8"), "sha256").hex()[:20]
 
 
 def scrub(value):
@@ -55,13 +54,21 @@ class Privacy:
     salt: str = field(default_factory=new_salt)
     release: bool = False
     private: dict[int, frozenset[str]] = field(default_factory=dict)
+    # label → pseudonym: a judge has many judgments, and an export asks for each one's.
+    pseudonyms: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(cls, *, salt: str | None = None, release: bool = False) -> Privacy:
         return cls(salt=salt or new_salt(), release=release, private=private_fields_by_project() if release else {})
 
+    def pseudonym(self, label: str) -> str:
+        found = self.pseudonyms.get(label)
+        if found is None:
+            found = self.pseudonyms[label] = pseudonym(label, self.salt)
+        return found
+
     def judge(self, judgment: Judgment | None) -> str | None:
-        return pseudonym(judgment.judge, self.salt) if judgment is not None else None
+        return self.pseudonym(judgment.judge) if judgment is not None else None
 
     def hidden(self, judgment: Judgment, name: str) -> bool:
         """Whether release mode drops this field of this judgment."""
@@ -78,5 +85,5 @@ class Privacy:
             if name in values and self.hidden(judgment, name):
                 values[name] = empty
         if self.release:
-            values["judge"] = pseudonym(values["judge"], self.salt)
+            values["judge"] = self.pseudonym(values["judge"])
         return values

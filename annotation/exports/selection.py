@@ -20,7 +20,6 @@ judgment has none). A judgment with only a soft preference has the outcome it im
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -28,13 +27,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from operator import itemgetter
 from typing import NamedTuple
 
+import orjson
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from psycopg.adapt import Loader
 
 from annotation.models import Candidate, Comparison, Item, Judgment, Score
 
@@ -220,15 +219,15 @@ class JudgmentValues(NamedTuple):
     # The JSON columns arrive as text and are parsed only when a format reads them.
     @property
     def principles(self):
-        return None if self.principles_json is None else json.loads(self.principles_json)
+        return None if self.principles_json is None else orjson.loads(self.principles_json)
 
     @property
     def metadata(self):
-        return None if self.metadata_json is None else json.loads(self.metadata_json)
+        return None if self.metadata_json is None else orjson.loads(self.metadata_json)
 
     @property
     def ranking(self):
-        return None if self.ranking_json is None else json.loads(self.ranking_json)
+        return None if self.ranking_json is None else orjson.loads(self.ranking_json)
 
 
 class ComparisonValues(NamedTuple):
@@ -248,27 +247,51 @@ def _as_text(name: str) -> Cast:
     return Cast(name, output_field=TextField())
 
 
-def _value_rows(filters: ExportFilters, chunk_size: int) -> Iterator[tuple]:
-    """Judgment fields, then the comparison's key, prompt, context (JSON text) and candidates (a JSON array of
-    [position, model, text] by position), in export order: one query, streamed ``chunk_size`` rows at a time
-    (no cursor to declare, nothing held on the server), so PostgreSQL reads ahead while the rows are written."""
-    # Read in (comparison, position) order from the unique index: no sort per comparison.
-    candidates = RawSQL(
-        f"SELECT json_agg(json_build_array(c.position, c.model, c.text))::text FROM (SELECT position, model, text "
-        f"FROM {Candidate._meta.db_table} WHERE comparison_id = {Judgment._meta.db_table}.comparison_id "
-        f"ORDER BY position) c", [])
+def _candidate_columns(json_texts: bool) -> str:
+    """A comparison's candidates beside each judgment row: positions 0 and 1 as columns (the pairwise formats'
+    pair), any others as a JSON array of [position, model, text]. One index probe per row, made after the
+    rows are sorted, so the sort never carries the answers' texts. ``json_texts``: the two texts as JSON
+    string literals (json values)."""
+    def text(position: int) -> str:
+        column = f"max(text) FILTER (WHERE position = {position})"
+        return f"to_json({column})" if json_texts else column
+
+    return f"""
+        SELECT max(model) FILTER (WHERE position = 0), {text(0)}, max(model) FILTER (WHERE position = 1), {text(1)},
+               (json_agg(json_build_array(position, model, text) ORDER BY position)
+                   FILTER (WHERE position NOT IN (0, 1)))::text
+        FROM {Candidate._meta.db_table} WHERE comparison_id = judgments.comparison_id"""
+
+
+class _FragmentLoader(Loader):
+    """A json column as an orjson fragment: copied into a JSONL line as it is, never parsed."""
+
+    def load(self, data) -> orjson.Fragment:
+        return orjson.Fragment(bytes(data))
+
+
+def _value_rows(filters: ExportFilters, chunk_size: int, json_texts: bool) -> Iterator[tuple]:
+    """Judgment fields, then the comparison's key, prompt and context (JSON text), then the candidate columns
+    (``_candidate_columns``), in export order: one query, streamed ``chunk_size`` rows at a time (no cursor to
+    declare, nothing held on the server), so PostgreSQL reads ahead while the rows are written."""
     queryset = (
         filtered_judgments(filters)
         .annotate(project_id=F("assignment__item__project_id"), principles_json=_as_text("principles"),
                   metadata_json=_as_text("metadata"), ranking_json=_as_text("ranking"),
-                  context_json=_as_text("comparison__context"), candidates_json=candidates)
+                  context_json=_as_text("comparison__context"))
         .order_by("comparison__key", "judge", "source")
-        .values_list(*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json",
-                     "candidates_json")
+        .values_list(*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json")
     )
     sql, params = queryset.query.sql_with_params()
+    # The ORDER BY names select-list positions, which are the same in the outer query. OFFSET 0 keeps the
+    # sort inside (over the narrow rows); the nested loop that adds the candidates keeps its order.
+    order_by = sql.rsplit(" ORDER BY ", 1)[1]
+    sql = (f"SELECT judgments.*, candidates.* FROM ({sql} OFFSET 0) judgments "
+           f"LEFT JOIN LATERAL ({_candidate_columns(json_texts)}) candidates ON true ORDER BY {order_by}")
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
+        if json_texts:  # the only json-typed columns are the two texts
+            cursor.adapters.register_loader("json", _FragmentLoader)
         # A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
         jit = cursor.execute("SELECT current_setting('jit')").fetchone()[0]
         cursor.execute("SELECT set_config('jit', 'off', false)")
@@ -278,19 +301,38 @@ def _value_rows(filters: ExportFilters, chunk_size: int) -> Iterator[tuple]:
             cursor.execute("SELECT set_config('jit', %s, false)", [jit])
 
 
-def _value_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[ComparisonValues, list, list]]:
+def _candidates(model_0, text_0, model_1, text_1, more, json_texts: bool) -> list[CandidateValues]:
+    found = [] if model_0 is None else [CandidateValues(0, model_0, text_0)]
+    if model_1 is not None:
+        found.append(CandidateValues(1, model_1, text_1))
+    if more is not None:
+        for position, model, text in orjson.loads(more):
+            found.append(CandidateValues(position, model, orjson.Fragment(orjson.dumps(text)) if json_texts else text))
+    return found
+
+
+def _value_groups(filters: ExportFilters, chunk_size: int, json_texts: bool = False
+                  ) -> Iterator[tuple[ComparisonValues, list, list]]:
+    # A plain loop rather than groupby: this runs once per exported row, and the rows of one comparison
+    # arrive together (the ORDER BY starts with its key).
     width = len(JudgmentValues._fields)
     make = JudgmentValues._make
-    loads = json.loads
-    for comparison_id, run in groupby(_value_rows(filters, chunk_size), key=itemgetter(1)):
-        rows = list(run)
-        key, prompt, context, candidates = rows[0][width:]
-        comparison = ComparisonValues(comparison_id, key, prompt, None if context is None else loads(context))
-        judgments = [make(row[:width]) for row in rows]
-        yield comparison, [CandidateValues(*c) for c in loads(candidates or "[]")], judgments
+    current, comparison, candidates, judgments = None, None, [], []
+    for row in _value_rows(filters, chunk_size, json_texts):
+        if row[1] != current:
+            if judgments:
+                yield comparison, candidates, judgments
+            current, judgments = row[1], []
+            key, prompt, context, *columns = row[width:]
+            comparison = ComparisonValues(current, key, prompt, None if context is None else orjson.loads(context))
+            candidates = _candidates(*columns, json_texts)
+        judgments.append(make(row[:width]))
+    if judgments:
+        yield comparison, candidates, judgments
 
 
-def _model_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[Comparison, list, list]]:
+def _model_groups(filters: ExportFilters, chunk_size: int, json_texts: bool = False
+                  ) -> Iterator[tuple[Comparison, list, list]]:
     stream = judgment_queryset(filters).iterator(chunk_size=chunk_size)
     for _, run in groupby(stream, key=lambda j: j.comparison_id):
         judgments = list(run)
@@ -298,13 +340,18 @@ def _model_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[Com
         yield comparison, list(comparison.candidates.all()), judgments
 
 
-def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = False) -> Iterator[Group]:
+def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = False, json_texts: bool = False
+           ) -> Iterator[Group]:
     """One group per comparison. ``values``: plain-value judgments, comparison and candidates (the fields in
     ``JudgmentValues``, ``ComparisonValues`` and ``CandidateValues``, read without model instances or
-    prefetches) instead of model instances, for the formats that read no more than those."""
+    prefetches) instead of model instances, for the formats that read no more than those. ``json_texts``
+    (with ``values``, for JSONL): each candidate's text is an ``orjson.Fragment`` holding it as a JSON string
+    literal, made by PostgreSQL (whose escaping is orjson's), so the texts, most of an export's bytes, are
+    neither decoded nor encoded on the way to the file."""
     filters.check()
     seen: set[bytes] = set()
-    for comparison, candidates, judgments in (_value_groups if values else _model_groups)(filters, chunk_size):
+    read = _value_groups if values else _model_groups
+    for comparison, candidates, judgments in read(filters, chunk_size, json_texts):
         if filters.min_agreement is not None:
             share = agreement(judgments)
             if share is None or share < filters.min_agreement - 1e-12:
@@ -347,10 +394,10 @@ def _mean(values: list[float]) -> float | None:
 
 
 def verdicts(judgments: list[Judgment], aggregate: str) -> list[Verdict]:
+    if aggregate == "each":
+        return [Verdict(o, j.strength, j.preference, j.both_bad, [j]) for j in judgments if (o := outcome_of(j))]
     pairwise = [(j, outcome_of(j)) for j in judgments]
     pairwise = [(j, o) for j, o in pairwise if o]
-    if aggregate == "each":
-        return [Verdict(o, j.strength, j.preference, j.both_bad, [j]) for j, o in pairwise]
     if not pairwise:
         return []
     voters = [j for j, _ in pairwise]

@@ -41,7 +41,9 @@ def export(tmp_path: Path, fmt: str, *args: str, name: str = "out.jsonl") -> Pat
 
 
 def lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # Split on newlines only: str.splitlines would also split inside texts holding U+2028 or U+0085, which
+    # JSON (and so JSONL) leaves unescaped.
+    return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
 
 
 def failure(*args: str) -> str:
@@ -321,3 +323,43 @@ def test_source_and_date_filters_and_standard_output(tmp_path, capsys):
     capsys.readouterr()
     call_command("export_dataset", "--format", "raw", "--model", MODEL, "--output", "-")
     assert capsys.readouterr().out == path.read_text(encoding="utf-8")
+
+
+AWKWARD = 'Say "hi" \\ then\n\ttab\x01\x1f — ünïcode ✓ 😀 \u2028 </script><img src=x onerror=alert(1)>'
+
+
+def test_texts_reach_jsonl_parquet_and_standard_output_unchanged(tmp_path, capsys):
+    """JSONL takes the answers as JSON literals made by PostgreSQL; they must decode to the stored text,
+    exactly as Parquet (which takes them as text) and standard output have them."""
+    project = project_with_items(1, slug="awk", candidates=3)
+    item = project.items.get()
+    item.comparison.candidates.filter(position=0).update(text=AWKWARD)
+    item.comparison.candidates.filter(position=2).update(text=AWKWARD[::-1])
+    queue_judgment(project, item, users(1, "awk")[0], outcome="a")
+    scope = ("--project", "awk")
+    row = lines(export(tmp_path, "trl-preference", *scope))[0]
+    assert row["chosen"][0]["content"] == AWKWARD and row["rejected"][0]["content"] == "answer 1 to question 0"
+    parquet = export(tmp_path, "trl-preference", *scope, "--file-format", "parquet", name="out.parquet")
+    assert pq.read_table(parquet).to_pylist()[0]["chosen"][0]["content"] == AWKWARD
+    # A third candidate arrives another way (beside the pair); the rankings format lists all three.
+    ranking = Judgment.objects.get(comparison=item.comparison)
+    ranking.ranking = [[2], [0], [1]]
+    ranking.save(update_fields=["ranking"])
+    ranked = lines(export(tmp_path, "rankings", *scope, name="r.jsonl"))[0]
+    assert ranked["candidates"] == [AWKWARD, "answer 1 to question 0", AWKWARD[::-1]]
+    path = export(tmp_path, "trl-preference", *scope, "--salt", "s", name="again.jsonl")
+    capsys.readouterr()
+    call_command("export_dataset", "--format", "trl-preference", *scope, "--salt", "s", "--output", "-")
+    assert capsys.readouterr().out.encode() == path.read_bytes()
+
+
+def test_a_failed_write_in_the_writer_thread_is_raised_not_lost(tmp_path):
+    from annotation.exports.writers import JsonlWriter
+
+    writer = JsonlWriter(tmp_path / "x.jsonl.partial", None)
+    writer.handle.close()  # the disk goes away under the writer's thread
+    writer.write({"text": "x" * JsonlWriter.BLOCK_BYTES})  # a full block: handed to the thread, which fails
+    with pytest.raises(ValueError, match="closed file"):
+        for _ in range(20):  # the thread's error reaches the next block handed over at the latest
+            writer.write({"text": "x" * JsonlWriter.BLOCK_BYTES})
+        writer.close()

@@ -16,6 +16,7 @@ from annotation.exports.selection import Group, Verdict
 from annotation.imports.rows import message_text
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
 TIES = ("drop", "both-bad-pair")
 
 
@@ -65,7 +66,7 @@ def judge(verdict: Verdict, options: Options) -> str | None:
 def with_extras(row: dict, verdict: Verdict, group: Group, options: Options) -> dict:
     """The columns every pairwise format ends with."""
     row["comparison"] = group.comparison.key
-    row["judge"] = judge(verdict, options)
+    row["judge"] = options.privacy.pseudonym(verdict.judgments[0].judge) if options.aggregate == "each" else None
     if options.rationales:
         row["rationale"] = rationale(verdict, options)
     return row

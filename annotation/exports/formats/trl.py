@@ -28,9 +28,12 @@ from annotation.models import Judgment
 
 
 def pair(group: Group) -> tuple | None:
-    """The candidates at positions 0 and 1, or None."""
-    by_position = {c.position: c for c in group.candidates}
-    return (by_position[0], by_position[1]) if 0 in by_position and 1 in by_position else None
+    """The candidates at positions 0 and 1, or None. A group's candidates come ordered by position (from 0
+    up), so those two can only be its first two."""
+    candidates = group.candidates
+    if len(candidates) >= 2 and candidates[0].position == 0 and candidates[1].position == 1:
+        return candidates[0], candidates[1]
+    return None
 
 
 def ordered(verdict: Verdict, candidates: tuple) -> tuple:
@@ -42,11 +45,12 @@ def preference_rows(group: Group, options: Options) -> Iterator[dict]:
     candidates = pair(group)
     if candidates is None:
         return
+    prompt = messages(group.comparison.context)
     for verdict in verdicts(group.judgments, options.aggregate):
         if verdict.outcome == "tie":
             continue
         chosen, rejected = ordered(verdict, candidates)
-        row = {"prompt": messages(group.comparison.context), "chosen": assistant(chosen.text),
+        row = {"prompt": prompt, "chosen": assistant(chosen.text),
                "rejected": assistant(rejected.text)}
         if options.margin:
             row["margin"] = verdict.margin

@@ -6,7 +6,6 @@ files: JSONL or Parquet, streamed; a manifest beside them (annotation/exports/ma
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from annotation.exports.dataset import export_dataset, export_rows
 from annotation.exports.formats import FORMAT_NAMES, TIES
 from annotation.exports.jobs import ExportError, export_spec
 from annotation.exports.selection import AGGREGATIONS
-from annotation.exports.writers import FILE_FORMATS
+from annotation.exports.writers import FILE_FORMATS, jsonl_line
 from annotation.models import Source
 
 
@@ -68,8 +67,8 @@ class Command(BaseCommand):
         if o["output"] == "-":
             if file_format != "jsonl" or filters.test_share:
                 raise CommandError("standard output takes one JSONL stream: no Parquet, no split")
-            for _, row in export_rows(fmt, filters, options, chunk_size=spec.chunk_size):
-                sys.stdout.write(json.dumps(row, ensure_ascii=False, sort_keys=fmt.sort_keys) + "\n")
+            for _, row in export_rows(fmt, filters, options, chunk_size=spec.chunk_size, json_texts=True):
+                sys.stdout.write(jsonl_line(row, sort_keys=fmt.sort_keys).decode())
             return
         try:
             manifest = export_dataset(fmt, filters, options, Path(o["output"]), file_format=file_format,
