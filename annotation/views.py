@@ -1,4 +1,5 @@
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -17,14 +18,11 @@ from annotation.tasks_view import task_context
 
 
 def _project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
-    """The project if the user may work in it with one of ``roles`` (staff may do everything); else 404."""
-    try:
-        project = Project.objects.get(slug=slug)
-    except Project.DoesNotExist:
-        raise Http404("No such project.") from None
-    if request.user.is_staff:
-        return project
-    if not Membership.objects.filter(project=project, user=request.user, role__in=roles).exists():
+    """The project if the user may work in it with one of ``roles`` (staff may do everything); else 404.
+    One query: the membership comes along with the project."""
+    member = Membership.objects.filter(project=OuterRef("pk"), user=request.user, role__in=roles)
+    project = Project.objects.filter(slug=slug).annotate(member=Exists(member)).first()
+    if project is None or not (project.member or request.user.is_staff):
         raise Http404("No such project.")  # not "forbidden": whether it exists is not theirs to know
     return project
 

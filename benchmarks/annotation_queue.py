@@ -23,7 +23,8 @@ that finds the queue empty stops. Two modes:
 
 Figures per cell: annotations stored per second in the measured window (finished after the warm-up
 and before claiming stops, or before the queue ran dry), claim and submit latency p50/p99 of the
-requests started after the warm-up (client side, queueing included), errors, and CPU% (100 = one
+requests started after the warm-up and before the stop (client side, queueing included; the final
+drain of held tasks is not measured), errors, and CPU% (100 = one
 core) of the web server, of the whole PostgreSQL server, of this process and of everything else on
 the box (``other``). After each cell the database is checked: no (item, annotator) annotated twice,
 no item with more than ``overlap`` annotations, no lease left live once ``leases_expire`` runs at a
@@ -382,8 +383,10 @@ def queue_checks(project, stored: int) -> dict:
 
 
 def figures(rec: Recorder, clock: Clock, ended: float) -> dict:
-    claims = [seconds for started, seconds in rec.claims if started >= clock.warm]
-    submits = [seconds for started, seconds in rec.submits if started >= clock.warm]
+    # Requests started in the measured window. The drain at its end (every task still held is submitted at
+    # once, up to U submits in the same instant) is no load a team of annotators makes: not measured.
+    claims = [seconds for started, seconds in rec.claims if clock.warm <= started < clock.stop]
+    submits = [seconds for started, seconds in rec.submits if clock.warm <= started < clock.stop]
     # Annotations finished within the measured window (which ends early if the queue ran dry).
     end = min(ended, clock.stop)
     done = sum(1 for started, seconds in rec.submits if clock.warm <= started + seconds <= end)
