@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -114,13 +115,24 @@ def _live(project: Project, annotator, now) -> Assignment | None:
     )
 
 
+def _prepared_one(sql: str, params: dict) -> tuple | None:
+    """One row of a statement run as a prepared statement on this request's connection.
+
+    PostgreSQL takes about 3 ms to plan ``CLAIM_SQL``, twice what running it takes, and would plan it
+    again on every claim: Django binds parameters on the client, so nothing it sends is ever prepared.
+    A cursor that binds on the server can prepare, and then each pooled connection plans the statement
+    once (PostgreSQL switches to a generic plan after a few runs when it costs no more)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def _claim(project: Project, annotator, gold: bool, now) -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {
-            "project": project.pk, "gold": gold, "annotator": annotator.pk, "judge": f"user:{annotator.pk}",
-            "overlap": project.overlap, "now": now, "expires": now + timedelta(seconds=project.lease_seconds),
-        })
-        row = cursor.fetchone()
+    row = _prepared_one(CLAIM_SQL, {
+        "project": project.pk, "gold": gold, "annotator": annotator.pk, "judge": f"user:{annotator.pk}",
+        "overlap": project.overlap, "now": now, "expires": now + timedelta(seconds=project.lease_seconds),
+    })
     return row[0] if row else None
 
 
@@ -283,9 +295,8 @@ def project_progress(*, project: Project, annotator) -> dict:
     """Annotations done / wanted in the project, and the annotator's (all, and today's): one statement, as the
     annotator page asks for it on every task."""
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    with connection.cursor() as cursor:
-        cursor.execute(PROGRESS_SQL, {"project": project.pk, "annotator": annotator.pk, "today": today})
-        done, items, mine, mine_today = cursor.fetchone()
+    done, items, mine, mine_today = _prepared_one(PROGRESS_SQL, {"project": project.pk, "annotator": annotator.pk,
+                                                                 "today": today})
     return {"done": done, "total": items * project.overlap, "mine": mine, "mine_today": mine_today}
 
 
