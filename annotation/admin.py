@@ -94,6 +94,13 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "overlap" in form.changed_data:
+            from annotation.projects import items_reopen
+
+            items_reopen(obj)  # the queue's open flags follow the new overlap
+
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):

@@ -114,6 +114,39 @@ def dashboard(request, slug: str):
 
 
 @login_required
+def project_settings(request, slug: str):
+    """Owners (and staff): the project's settings and task configuration, and who works in it."""
+    from django.core.exceptions import ValidationError
+
+    from annotation.project_forms import MemberForm, ProjectSettingsForm
+    from annotation.projects import ProjectError, member_remove, member_set, project_settings_update
+
+    project = _project_for(request, slug, roles=(Role.OWNER,))
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = ProjectSettingsForm(request.POST if action == "save" else None, instance=project)
+    member_form = MemberForm(request.POST if action == "member" else None)
+    error, status = "", 200
+    try:
+        if action == "save" and form.is_valid():
+            project_settings_update(project=project, changes=form.changes())
+            return redirect("annotation:settings", slug=slug)
+        if action == "member" and member_form.is_valid():
+            member_set(project=project, **member_form.cleaned_data)
+            return redirect("annotation:settings", slug=slug)
+        if action == "remove":
+            member_remove(project=project, membership_id=int(request.POST.get("membership") or 0))
+            return redirect("annotation:settings", slug=slug)
+    except (ProjectError, ValidationError, ValueError) as problem:
+        error = "; ".join(problem.messages) if isinstance(problem, ValidationError) else str(problem)
+    if action is not None:
+        status = 400  # an invalid form, or a change the project refused: nothing was saved
+    members = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+    context = {"project": Project.objects.get(pk=project.pk), "form": form, "member_form": member_form,
+               "members": members, "error": error}
+    return render(request, "annotation/settings.html", context, status=status)
+
+
+@login_required
 def export(request, slug: str):
     """The project's judgments as raw JSONL (the format import_judgments reads back); owners and staff only."""
     from django.http import StreamingHttpResponse

@@ -103,3 +103,29 @@ def test_an_owner_reads_the_dashboard(asgi_server):
         expect(page.locator("#annotators")).to_contain_text("ann-a")
         expect(page.locator("#flags")).to_contain_text("answered in 0.5 s")  # under the 2 s floor
         expect(page.locator("#export-link")).to_be_visible()
+
+
+def test_an_owner_raises_the_overlap_and_adds_a_member(asgi_server):
+    project = project_with_items(2, overlap=1, slug="own")
+    owner = User.objects.create_user("otto", password="pw-otto-12345")
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    User.objects.create_user("newcomer")
+    with browser_context(f"http://{asgi_server}", TIMEOUT_MS) as context:
+        page = context.new_page()
+        log_in(page, "otto", "pw-otto-12345")
+        page.goto("/annotate/own/dashboard/")
+        page.locator("#settings-link").click()
+        page.locator("#id_overlap").fill("3")
+        page.locator("#id_guidelines").fill("<script>window.pwned = 1</script> Be **fair**.")
+        page.locator("#settings-form button[type=submit]").click()
+        expect(page.locator("#id_overlap")).to_have_value("3")
+        page.locator("#member-form #id_username").fill("newcomer")
+        page.locator("#member-form #id_role").select_option("reviewer")
+        page.locator("#member-form button[type=submit]").click()
+        expect(page.locator("#members")).to_contain_text("newcomer")
+        expect(page.locator("#members")).to_contain_text("Reviewer")
+        page.goto("/annotate/own/")  # the owner may annotate too: the guidelines render inert
+        assert page.evaluate("window.pwned") is None
+    project.refresh_from_db()
+    assert project.overlap == 3 and project.guidelines.startswith("<script>")
+    assert Membership.objects.get(user__username="newcomer").role == Role.REVIEWER

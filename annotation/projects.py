@@ -1,0 +1,71 @@
+"""A project's settings and members, as its owners (or staff, through the admin) change them.
+
+The queue keeps each item's ``open`` flag (taken < overlap) instead of counting assignments on every
+claim, so a change of overlap must recount those flags in the same transaction, or raising the overlap
+would leave finished items closed for good and lowering it would keep handing out items that are done.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+
+from annotation.models import Item, Membership, Project, Role
+
+
+class ProjectError(ValueError):
+    """A change the project cannot take; the message says why."""
+
+
+def items_reopen(project: Project) -> int:
+    """Set every item's ``open`` flag from its count and the project's overlap; returns the items changed."""
+    wanted = Q(is_gold=True) | Q(taken__lt=project.overlap)
+    stale = Item.objects.filter(project=project).filter(Q(open=True) & ~wanted | Q(open=False) & wanted)
+    return stale.update(open=wanted)
+
+
+def project_settings_update(*, project: Project, changes: dict) -> Project:
+    """Save the changed fields (the form checked each one); recount the open items if the overlap moved."""
+    with transaction.atomic():
+        # The row lock orders this after a concurrent change of the same project.
+        current = Project.objects.select_for_update().get(pk=project.pk)
+        overlap_moved = changes.get("overlap", current.overlap) != current.overlap
+        for name, value in changes.items():
+            setattr(current, name, value)
+        current.full_clean()
+        current.save()
+        if overlap_moved:
+            items_reopen(current)
+    return current
+
+
+def member_set(*, project: Project, username: str, role: str) -> Membership:
+    """Add someone by username with a role, or change their role."""
+    if role not in Role.values:
+        raise ProjectError(f"Unknown role {role!r}.")
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    if user is None:
+        raise ProjectError(f"There is no user named {username.strip()!r}.")
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+        if membership is not None and membership.role == Role.OWNER and role != Role.OWNER:
+            _keep_an_owner(project, leaving=membership)
+        membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def member_remove(*, project: Project, membership_id: int) -> None:
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(project=project, pk=membership_id).first()
+        if membership is None:
+            raise ProjectError("This person is not a member of the project.")
+        if membership.role == Role.OWNER:
+            _keep_an_owner(project, leaving=membership)
+        membership.delete()
+
+
+def _keep_an_owner(project: Project, *, leaving: Membership) -> None:
+    others = Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).exclude(pk=leaving.pk)
+    if not others.exists():
+        raise ProjectError("A project needs at least one owner: make someone else an owner first.")
