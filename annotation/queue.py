@@ -146,7 +146,9 @@ def assignment_claim(*, project: Project, annotator, rng: random.Random | None =
     # would add two round trips to every claim while closing no race (read committed sees the same).
     live = _live(project, annotator, now)
     if live is not None:
-        return live
+        return live  # a paused project still lets a held task be finished
+    if not project.active:
+        raise QueueEmpty(queue_empty_reason(project=project, annotator=annotator))
     assignment_id = None
     if project.gold_ratio > 0 and rng.random() < project.gold_ratio:
         assignment_id = _claim(project, annotator, True, now)

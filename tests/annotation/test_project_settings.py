@@ -121,3 +121,20 @@ def test_members_are_added_by_username_and_a_project_keeps_an_owner(client):
     assert client.post("/annotate/p/settings/", {"action": "remove", "membership": mine.pk}).status_code == 302
     assert not Membership.objects.filter(user=owner).exists()
     assert client.get("/annotate/p/settings/").status_code == 404  # no longer a member
+
+
+def test_a_paused_project_hands_out_no_new_tasks_but_lets_a_held_one_be_finished(client):
+    project = project_with_items(3, slug="p", overlap=1)
+    alice, bob = annotators(project, 2)
+    held = assignment_claim(project=project, annotator=alice)
+    _owner(client, project)
+    paused = SETTINGS.copy()
+    del paused["active"]  # an unticked box
+    assert client.post("/annotate/p/settings/", paused).status_code == 302
+    project.refresh_from_db()
+    assert not project.active
+    with pytest.raises(QueueEmpty, match="paused"):
+        assignment_claim(project=project, annotator=bob)
+    assert assignment_claim(project=project, annotator=alice).pk == held.pk
+    client.force_login(bob)
+    assert "This project is paused" in client.get("/annotate/p/").content.decode()
