@@ -75,3 +75,13 @@ class ProjectSettingsForm(forms.ModelForm):
 class MemberForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
+class ItemsUploadForm(forms.Form):
+    file = forms.FileField(help_text="JSONL, JSON or CSV: prompt (or messages) and candidates; optional id, "
+                                     "category, language, gold")
+
+
+class ItemsFromBattlesForm(forms.Form):
+    limit = forms.IntegerField(min_value=1, max_value=10000, initial=100, help_text="arena battles to add")
+    category = forms.CharField(required=False, max_length=100)

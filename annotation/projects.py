@@ -7,10 +7,14 @@ would leave finished items closed for good and lowering it would keep handing ou
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
+from annotation.items import ItemsError, ItemsReport, items_import
 from annotation.models import Item, Membership, Project, Role
 
 
@@ -69,3 +73,23 @@ def _keep_an_owner(project: Project, *, leaving: Membership) -> None:
     others = Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).exclude(pk=leaving.pk)
     if not others.exists():
         raise ProjectError("A project needs at least one owner: make someone else an owner first.")
+
+
+ITEM_SUFFIXES = (".jsonl", ".json", ".csv")
+MAX_ITEM_FILE_BYTES = 200 * 1024 * 1024
+
+
+def items_upload(*, project: Project, upload) -> ItemsReport:
+    """An item file an owner uploaded (a Django ``UploadedFile``), through ``items_import``'s checks: a bad
+    record rejects the whole file and nothing is added. Raises ItemsError with what is wrong."""
+    suffix = Path(upload.name or "").suffix.lower()
+    if suffix not in ITEM_SUFFIXES:
+        raise ItemsError(f"{upload.name!r}: upload a .jsonl, .json or .csv file")
+    if upload.size > MAX_ITEM_FILE_BYTES:
+        raise ItemsError(f"{upload.name!r} is {upload.size / 2**20:.0f} MB; files up to "
+                         f"{MAX_ITEM_FILE_BYTES // 2**20} MB are taken here (larger ones: manage.py project_items)")
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        for chunk in upload.chunks():
+            copy.write(chunk)
+        copy.flush()
+        return items_import(project=project, path=Path(copy.name))

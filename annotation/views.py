@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef
 from django.http import Http404
@@ -115,16 +116,20 @@ def dashboard(request, slug: str):
 
 @login_required
 def project_settings(request, slug: str):
-    """Owners (and staff): the project's settings and task configuration, and who works in it."""
+    """Owners (and staff): the project's settings and task configuration, its items, and who works in it."""
     from django.core.exceptions import ValidationError
 
-    from annotation.project_forms import MemberForm, ProjectSettingsForm
-    from annotation.projects import ProjectError, member_remove, member_set, project_settings_update
+    from annotation.items import ItemsError, items_from_battles
+    from annotation.project_forms import ItemsFromBattlesForm, ItemsUploadForm, MemberForm, ProjectSettingsForm
+    from annotation.projects import ProjectError, items_upload, member_remove, member_set, project_settings_update
 
     project = _project_for(request, slug, roles=(Role.OWNER,))
     action = request.POST.get("action") if request.method == "POST" else None
     form = ProjectSettingsForm(request.POST if action == "save" else None, instance=project)
     member_form = MemberForm(request.POST if action == "member" else None)
+    upload_form = ItemsUploadForm(request.POST if action == "upload" else None,
+                                  request.FILES if action == "upload" else None)
+    battles_form = ItemsFromBattlesForm(request.POST if action == "battles" else None)
     error, status = "", 200
     try:
         if action == "save" and form.is_valid():
@@ -136,13 +141,23 @@ def project_settings(request, slug: str):
         if action == "remove":
             member_remove(project=project, membership_id=int(request.POST.get("membership") or 0))
             return redirect("annotation:settings", slug=slug)
-    except (ProjectError, ValidationError, ValueError) as problem:
+        if action == "upload" and upload_form.is_valid():
+            report = items_upload(project=project, upload=upload_form.cleaned_data["file"])
+            messages.success(request, f"{report.read} record(s) read: {report.added} item(s) added, "
+                                      f"{report.already} already in the project.")
+            return redirect("annotation:settings", slug=slug)
+        if action == "battles" and battles_form.is_valid():
+            added = items_from_battles(project=project, **battles_form.cleaned_data)
+            messages.success(request, f"{added} arena battle(s) added as items.")
+            return redirect("annotation:settings", slug=slug)
+    except (ProjectError, ItemsError, ValidationError, ValueError) as problem:
         error = "; ".join(problem.messages) if isinstance(problem, ValidationError) else str(problem)
     if action is not None:
         status = 400  # an invalid form, or a change the project refused: nothing was saved
     members = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
     context = {"project": Project.objects.get(pk=project.pk), "form": form, "member_form": member_form,
-               "members": members, "error": error}
+               "upload_form": upload_form, "battles_form": battles_form, "members": members, "error": error,
+               "items": project.items.count(), "gold_items": project.items.filter(is_gold=True).count()}
     return render(request, "annotation/settings.html", context, status=status)
 
 

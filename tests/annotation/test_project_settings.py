@@ -138,3 +138,28 @@ def test_a_paused_project_hands_out_no_new_tasks_but_lets_a_held_one_be_finished
     assert assignment_claim(project=project, annotator=alice).pk == held.pk
     client.force_login(bob)
     assert "This project is paused" in client.get("/annotate/p/").content.decode()
+
+
+def test_owners_import_items_from_a_file_and_a_bad_file_adds_nothing(client):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project = project_with_items(0, slug="p")
+    _owner(client, project)
+    good = "\n".join(json.dumps({"id": f"q{i}", "prompt": f"Question {i}?",
+                                 "candidates": [{"model": "m1", "text": "yes"}, {"model": "m2", "text": "no"}]})
+                     for i in range(3)).encode()
+    bad = good + b'\n{"id": "q9", "prompt": "", "candidates": []}\n'
+
+    def upload(name: str, body: bytes):
+        return client.post("/annotate/p/settings/", {"action": "upload", "file": SimpleUploadedFile(name, body)},
+                           follow=True)
+
+    refused = upload("items.jsonl", bad)
+    assert refused.status_code == 400 and "line 4" in refused.content.decode() and not project.items.exists()
+    assert upload("items.txt", good).status_code == 400 and not project.items.exists()
+    added = upload("items.jsonl", good)
+    assert "3 item(s) added" in added.content.decode() and project.items.count() == 3
+    again = upload("items.jsonl", good)  # re-importing adds nothing twice
+    assert "0 item(s) added, 3 already" in again.content.decode() and project.items.count() == 3
