@@ -49,7 +49,7 @@ def export_groups(fmt: Format, filters: ExportFilters, options: Options, *, chun
                   counts: dict | None = None, progress: Callable[[int], None] | None = None,
                   json_texts: bool = False) -> Iterator[tuple[str, list[dict]]]:
     """(split, the rows of one comparison) in a stable order; ``counts`` (if given) gathers rows, comparisons
-    and judgments per source. ``json_texts``: candidate texts as JSON fragments, for JSONL (``groups``)."""
+    and judgments per source. ``json_texts``: candidate texts as JSON fragments, for the writers (``groups``)."""
     for group in groups(filters, chunk_size=chunk_size, values=fmt.values, json_texts=json_texts):
         rows = list(fmt.rows(group, options))
         if progress is not None:
@@ -88,7 +88,7 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
             partial = path.with_name(path.name + ".partial")
             writers[split] = WRITERS[file_format](partial, schema, sort_keys=fmt.sort_keys, batch_size=batch_size)
         for split, rows in export_groups(fmt, filters, options, chunk_size=chunk_size, counts=counts,
-                                         progress=progress, json_texts=file_format == "jsonl"):
+                                         progress=progress, json_texts=True):  # both writers take JSON lines
             write = writers[split].write
             for row in rows:
                 write(row)

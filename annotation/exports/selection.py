@@ -345,9 +345,9 @@ def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = Fal
     """One group per comparison. ``values``: plain-value judgments, comparison and candidates (the fields in
     ``JudgmentValues``, ``ComparisonValues`` and ``CandidateValues``, read without model instances or
     prefetches) instead of model instances, for the formats that read no more than those. ``json_texts``
-    (with ``values``, for JSONL): each candidate's text is an ``orjson.Fragment`` holding it as a JSON string
-    literal, made by PostgreSQL (whose escaping is orjson's), so the texts, most of an export's bytes, are
-    neither decoded nor encoded on the way to the file."""
+    (with ``values``; the writers, which make JSON lines of every row): each candidate's text is an
+    ``orjson.Fragment`` holding it as a JSON string literal, made by PostgreSQL (whose escaping is
+    orjson's), so the texts, most of an export's bytes, are neither decoded nor encoded on the way."""
     filters.check()
     seen: set[bytes] = set()
     read = _value_groups if values else _model_groups

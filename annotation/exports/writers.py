@@ -1,13 +1,13 @@
 """Row writers: JSONL and Parquet, streamed, each into a ``.partial`` file beside its target.
 
 JSONL rows are one compact JSON line each (orjson: UTF-8, no ASCII escapes, keys in schema order or sorted).
-Parquet rows are buffered ``batch_size`` at a time, turned into columns and written as row groups with the
-format's explicit schema, so memory stays bounded and every file of a format has the same columns and
-types, even an empty one.
+Parquet rows are the same lines, ``batch_size`` at a time parsed into the format's explicit schema and
+written as a row group, so memory stays bounded and every file of a format has the same columns and types,
+even an empty one.
 
 Both hand the slow part to a thread of their own (``Background``): JSONL its 1 MiB blocks, to be written and
-added to the file's sha256; Parquet its row groups, to be encoded and compressed. That work releases the
-GIL, so it runs beside the thread that makes the rows instead of after it.
+added to the file's sha256; Parquet its row groups, to be parsed, encoded and compressed. That work releases
+the GIL, so it runs beside the thread that makes the rows instead of after it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
-
-from annotation.exports.formats import MESSAGES
 
 FILE_FORMATS = ("jsonl", "parquet")
 
@@ -110,45 +109,38 @@ class JsonlWriter:
         return self.digest.hexdigest()
 
 
-def messages_array(values: list) -> pa.Array:
-    """A ``MESSAGES`` column built from flat role and content arrays and list offsets: many times faster than
-    converting each message dict on its own, which is what the rest of a trl-preference row group costs."""
-    offsets, roles, contents = [0], [], []
-    for messages in values:
-        for message in messages:
-            roles.append(message["role"])
-            contents.append(message["content"])
-        offsets.append(len(roles))
-    structs = pa.StructArray.from_arrays([pa.array(roles, pa.string()), pa.array(contents, pa.string())],
-                                         fields=list(MESSAGES.value_type))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=MESSAGES)
-
-
-def column(rows: list[dict], field: pa.Field) -> pa.Array:
-    values = [row.get(field.name) for row in rows]
-    if field.type == MESSAGES and None not in values:
-        return messages_array(values)
-    return pa.array(values, type=field.type)
-
-
 class ParquetWriter:
+    """Rows become JSON lines, as for JSONL (so the texts stay the JSON literals PostgreSQL wrote, never
+    Python strings), and every ``batch_size`` lines one row group: on the writer's thread, pyarrow's JSON
+    reader parses them into the format's schema and the Parquet writer compresses them, neither holding the
+    GIL. A row with a field the schema lacks is an error, not a silently dropped column."""
+
     def __init__(self, path: Path, schema: pa.Schema, *, sort_keys: bool = False, batch_size: int = 1000):
         self.path, self.rows, self.schema, self.batch_size = path, 0, schema, batch_size
-        self.buffer: list[dict] = []
+        self.lines: list[bytes] = []
         self.writer = pq.ParquetWriter(path, schema, compression="zstd")
-        self.background = Background(self.writer.write_table, name="parquet-writer", depth=2)
+        self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+        self.background = Background(self._write_group, name="parquet-writer", depth=4)
 
     def write(self, row: dict) -> None:
-        self.buffer.append(row)
+        self.lines.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         self.rows += 1
-        if len(self.buffer) >= self.batch_size:
+        if len(self.lines) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        if self.buffer:
-            table = pa.Table.from_arrays([column(self.buffer, field) for field in self.schema], schema=self.schema)
-            self.buffer = []
-            self.background.put(table)
+        if self.lines:
+            self.background.put(b"".join(self.lines))
+            self.lines = []
+
+    def _write_group(self, block: bytes) -> None:
+        # One parse block for the whole group: a line longer than the reader's block would fail.
+        options = pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1)
+        try:
+            table = pa_json.read_json(pa.BufferReader(block), read_options=options, parse_options=self.parse_options)
+        except pa.ArrowInvalid as error:
+            raise pa.ArrowInvalid(f"a row does not fit the Parquet columns {self.schema.names}: {error}") from None
+        self.writer.write_table(table)
 
     def close(self) -> None:
         try:

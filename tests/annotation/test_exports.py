@@ -363,3 +363,15 @@ def test_a_failed_write_in_the_writer_thread_is_raised_not_lost(tmp_path):
         for _ in range(20):  # the thread's error reaches the next block handed over at the latest
             writer.write({"text": "x" * JsonlWriter.BLOCK_BYTES})
         writer.close()
+
+
+def test_a_parquet_row_outside_the_schema_fails_the_file(tmp_path):
+    import pyarrow as pa
+
+    from annotation.exports.writers import ParquetWriter
+
+    writer = ParquetWriter(tmp_path / "x.parquet.partial", pa.schema([("text", pa.string())]), batch_size=2)
+    writer.write({"text": "fine"})
+    writer.write({"text": "fine", "extra": 1})  # a format whose rows and schema disagree
+    with pytest.raises(pa.ArrowInvalid, match=r"does not fit the Parquet columns \['text'\]: .*unexpected field"):
+        writer.close()
