@@ -65,6 +65,8 @@ class Background:
 
 
 class JsonlWriter:
+    """Lines gathered into blocks of about 1 MiB, each written and hashed on the writer's thread."""
+
     BLOCK_BYTES = 1 << 20
 
     def __init__(self, path: Path, schema: pa.Schema | None, *, sort_keys: bool = False, batch_size: int = 1000):
