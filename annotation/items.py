@@ -58,28 +58,28 @@ class ItemsError(Exception):
     """The file cannot be imported; the message lists what is wrong, by line."""
 
 
+def _json_field(value, name: str):
+    """A field as given, or parsed when it is text (a CSV cell holds a list as JSON)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise RowError(f"{name} is not valid JSON") from None
+
+
 def _row(project: Project, data: dict) -> ItemRow:
     if not isinstance(data, dict):
         raise RowError("each record must be an object")
     if "messages" in data:
-        context = data["messages"]
-        if isinstance(context, str):
-            try:
-                context = json.loads(context)
-            except json.JSONDecodeError:
-                raise RowError("messages is not valid JSON") from None
+        context = _json_field(data["messages"], "messages")
     elif (data.get("prompt") or "").strip():
         context = [{"role": "user", "content": data["prompt"]}]
     else:
         raise RowError("a record needs a prompt (or messages)")
     check_messages(context, "messages")
     if "candidates" in data:
-        raw = data["candidates"]
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError:
-                raise RowError("candidates is not valid JSON") from None
+        raw = _json_field(data["candidates"], "candidates")
         if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
             raise RowError("candidates must be a list of {model, text} objects")
         candidates = [(str(c.get("model") or f"candidate-{i}"), c.get("text")) for i, c in enumerate(raw)]

@@ -311,7 +311,7 @@ def _candidates(model_0, text_0, model_1, text_1, more, json_texts: bool) -> lis
     return found
 
 
-def _value_groups(filters: ExportFilters, chunk_size: int, json_texts: bool = False
+def _value_groups(filters: ExportFilters, chunk_size: int, json_texts: bool
                   ) -> Iterator[tuple[ComparisonValues, list, list]]:
     # A plain loop rather than groupby: this runs once per exported row, and the rows of one comparison
     # arrive together (the ORDER BY starts with its key).
@@ -331,8 +331,7 @@ def _value_groups(filters: ExportFilters, chunk_size: int, json_texts: bool = Fa
         yield comparison, candidates, judgments
 
 
-def _model_groups(filters: ExportFilters, chunk_size: int, json_texts: bool = False
-                  ) -> Iterator[tuple[Comparison, list, list]]:
+def _model_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[Comparison, list, list]]:
     stream = judgment_queryset(filters).iterator(chunk_size=chunk_size)
     for _, run in groupby(stream, key=lambda j: j.comparison_id):
         judgments = list(run)
@@ -350,8 +349,8 @@ def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = Fal
     orjson's), so the texts, most of an export's bytes, are neither decoded nor encoded on the way."""
     filters.check()
     seen: set[bytes] = set()
-    read = _value_groups if values else _model_groups
-    for comparison, candidates, judgments in read(filters, chunk_size, json_texts):
+    read = _value_groups(filters, chunk_size, json_texts) if values else _model_groups(filters, chunk_size)
+    for comparison, candidates, judgments in read:
         if filters.min_agreement is not None:
             share = agreement(judgments)
             if share is None or share < filters.min_agreement - 1e-12:

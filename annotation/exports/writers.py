@@ -26,9 +26,14 @@ import pyarrow.parquet as pq
 FILE_FORMATS = ("jsonl", "parquet")
 
 
+def line_options(*, sort_keys: bool = False) -> int:
+    """orjson's options for one JSONL line (a writer computes them once, not per row)."""
+    return orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+
+
 def jsonl_line(row: dict, *, sort_keys: bool = False) -> bytes:
     """One JSONL line: the bytes every way of exporting (file, standard output, job) writes for a row."""
-    return orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0))
+    return orjson.dumps(row, option=line_options(sort_keys=sort_keys))
 
 
 class Background:
@@ -71,7 +76,7 @@ class JsonlWriter:
 
     def __init__(self, path: Path, schema: pa.Schema | None, *, sort_keys: bool = False, batch_size: int = 1000):
         self.path, self.rows = path, 0
-        self.options = orjson.OPT_APPEND_NEWLINE | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+        self.options = line_options(sort_keys=sort_keys)
         self.handle = open(path, "wb")
         self.digest = hashlib.sha256()
         self.lines: list[bytes] = []
@@ -119,13 +124,14 @@ class ParquetWriter:
 
     def __init__(self, path: Path, schema: pa.Schema, *, sort_keys: bool = False, batch_size: int = 1000):
         self.path, self.rows, self.schema, self.batch_size = path, 0, schema, batch_size
+        self.options = line_options()
         self.lines: list[bytes] = []
         self.writer = pq.ParquetWriter(path, schema, compression="zstd")
         self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         self.background = Background(self._write_group, name="parquet-writer", depth=4)
 
     def write(self, row: dict) -> None:
-        self.lines.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        self.lines.append(orjson.dumps(row, option=self.options))
         self.rows += 1
         if len(self.lines) >= self.batch_size:
             self.flush()

@@ -12,19 +12,13 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from annotation.exports.formats import MESSAGES, Format, Options, assistant, extra_fields, messages, with_extras
-from annotation.exports.formats.trl import ordered, pair
-from annotation.exports.selection import Group, verdicts
+from annotation.exports.formats.trl import decided
+from annotation.exports.selection import Group
 
 
 def pair_rows(group: Group, options: Options) -> Iterator[dict]:
-    candidates = pair(group)
-    if candidates is None:
-        return
     context = messages(group.comparison.context)
-    for verdict in verdicts(group.judgments, options.aggregate):
-        if verdict.outcome == "tie":
-            continue
-        chosen, rejected = ordered(verdict, candidates)
+    for verdict, chosen, rejected in decided(group, options):
         row = {"chosen": context + assistant(chosen.text), "rejected": context + assistant(rejected.text),
                "margin": verdict.margin, "chosen_model": chosen.model, "rejected_model": rejected.model}
         yield with_extras(row, verdict, group, options)

@@ -41,15 +41,20 @@ def ordered(verdict: Verdict, candidates: tuple) -> tuple:
     return candidates if verdict.outcome == "a" else candidates[::-1]
 
 
-def preference_rows(group: Group, options: Options) -> Iterator[dict]:
+def decided(group: Group, options: Options) -> Iterator[tuple[Verdict, object, object]]:
+    """(verdict, chosen, rejected) for each verdict that prefers one of the candidates at positions 0 and 1:
+    the pairs the preference formats are made of (ties are dropped)."""
     candidates = pair(group)
     if candidates is None:
         return
-    prompt = messages(group.comparison.context)
     for verdict in verdicts(group.judgments, options.aggregate):
-        if verdict.outcome == "tie":
-            continue
-        chosen, rejected = ordered(verdict, candidates)
+        if verdict.outcome != "tie":
+            yield (verdict, *ordered(verdict, candidates))
+
+
+def preference_rows(group: Group, options: Options) -> Iterator[dict]:
+    prompt = messages(group.comparison.context)
+    for verdict, chosen, rejected in decided(group, options):
         row = {"prompt": prompt, "chosen": assistant(chosen.text),
                "rejected": assistant(rejected.text)}
         if options.margin:
