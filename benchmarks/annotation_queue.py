@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import secrets
@@ -74,6 +73,7 @@ from benchmarks.stack import (  # noqa: E402
     loadavg,
     ms_stats,
     redis_cleanup,
+    result_write,
     setup_django,
     table,
 )
@@ -576,10 +576,7 @@ def main() -> None:
     summary = {"benchmark": "queue", "started": stamp, "params": vars(args), "pool": pool, "logs": str(run_dir),
                "uptime_before": load_before, "uptime_after": load_after, "anchor_source": ANCHOR_SOURCE,
                "target_claim_p99_ms": TARGET_CLAIM_P99_MS, "rows": rows}
-    path = OUT_DIR / f"queue-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"written {path.relative_to(OUT_DIR.parent.parent)}")
+    result_write(summary)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ over every vote); ``--skip-slow`` leaves out both and choix's list-based ILSR. A
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import resource
@@ -64,7 +63,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.stack import OUT_DIR, loadavg, table  # noqa: E402
+from benchmarks.stack import loadavg, result_write, table  # noqa: E402
 
 ALPHA = 400 / np.log(10)  # rating points per unit of θ
 BETA = np.array([0.35, 0.05, 0.1, -0.05])  # planted style effects (tokens, headers, lists, bold)
@@ -464,10 +463,7 @@ def main() -> None:
         print(f"  error: {error.splitlines()[-1] if error else error}")
     result = {"benchmark": "ratings", "started": stamp, "params": vars(args), "cores": os.cpu_count(),
               "load_before": load_before, "load_after": loadavg(), "rows": rows, "summary": notes, "errors": errors}
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / f"ratings-{stamp}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"written {path.relative_to(OUT_DIR.parent.parent)}")
+    result_write(result)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ gets SIGTERM from the kernel if the benchmark itself is killed.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,20 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "var" / "bench"
 PYTHON = sys.executable
+
+
+def result_write(summary: dict, *, announce: bool = True) -> Path:
+    """The run's figures as ``var/bench/<benchmark>-<started>.json`` (rewritten whole on each call)."""
+    path = OUT_DIR / f"{summary['benchmark']}-{summary['started']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1) + "\n")
+    if announce:
+        result_announce(path)
+    return path
+
+
+def result_announce(path: Path) -> None:
+    print(f"written {path.relative_to(ROOT)}")
 
 
 def free_port() -> int:

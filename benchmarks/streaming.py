@@ -72,6 +72,8 @@ from benchmarks.stack import (  # noqa: E402
     loadavg,
     ms_stats,
     redis_cleanup,
+    result_announce,
+    result_write,
     setup_django,
     table,
 )
@@ -499,12 +501,11 @@ def main() -> None:
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = OUT_DIR / f"streaming-{stamp}"
-    path = OUT_DIR / f"streaming-{stamp}.json"
 
-    def save(rows: list[dict]) -> None:
+    def save(rows: list[dict]) -> Path:
         summary = {"benchmark": "streaming", "started": stamp, "params": vars(args), "targets": TARGETS,
                    "fastchat": FASTCHAT, "logs": str(run_dir), "rows": rows}
-        path.write_text(json.dumps(summary, indent=1) + "\n")
+        return result_write(summary, announce=False)
 
     private = PrivatePostgres(OUT_DIR / "pg", args.private_pg) if args.private_pg else None
     stack = None
@@ -540,7 +541,7 @@ def main() -> None:
             print("targets at K=50 (the issue):")
             print("\n".join(target_check(row)))
     print("FastChat on this workload: " + "; ".join(f"K={k}: {text}" for k, text in FASTCHAT.items()))
-    print(f"written {path.relative_to(OUT_DIR.parent.parent)}")
+    result_announce(save(rows))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import secrets
 import string
@@ -54,6 +53,7 @@ from benchmarks.stack import (  # noqa: E402
     loadavg,
     ms_stats,
     redis_cleanup,
+    result_write,
     setup_django,
     table,
 )
@@ -250,9 +250,7 @@ def main() -> None:
             print(f"  {row['target']} C={row['concurrency']} errors {row['error_kinds']}; first: {row['first_error']}")
     summary = {"benchmark": "votes", "started": stamp, "params": vars(args), "queries_per_vote": queries,
                "logs": str(run_dir), "rows": rows}
-    path = OUT_DIR / f"votes-{stamp}.json"
-    path.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"written {path.relative_to(OUT_DIR.parent.parent)}")
+    result_write(summary)
 
 
 if __name__ == "__main__":
