@@ -35,8 +35,13 @@ TRAINING_STEPS = 150
 WINDOW = 64
 
 
-def build_tiny_model(path: Path | str) -> Path:
-    """Write a tiny GPT-2 (1 layer, 32 dimensions) and its tokenizer to PATH; return PATH."""
+def build_tiny_model(
+    path: Path | str, *, layers: int = 1, width: int = 32, heads: int = 2, lr: float = 3e-2, device: str = "cpu"
+) -> Path:
+    """Write a GPT-2 (by default tiny: 1 layer, 32 dimensions) and its tokenizer to PATH; return PATH.
+
+    Larger shapes (benchmarks/local_model.py) want a smaller learning rate; DEVICE is where it trains.
+    """
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -47,9 +52,9 @@ def build_tiny_model(path: Path | str) -> Path:
     config = GPT2Config(
         vocab_size=len(tokenizer),
         n_positions=MAX_POSITIONS,
-        n_layer=1,
-        n_head=2,
-        n_embd=32,
+        n_layer=layers,
+        n_head=heads,
+        n_embd=width,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -57,20 +62,20 @@ def build_tiny_model(path: Path | str) -> Path:
     # fork_rng: seeding must not change the random state of the test that builds the model.
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
-        model = GPT2LMHeadModel(config)
-        _train(model, tokenizer)
-    model.save_pretrained(path)
+        model = GPT2LMHeadModel(config).to(device)
+        _train(model, tokenizer, lr)
+    model.to("cpu").save_pretrained(path)
     return path
 
 
-def _train(model, tokenizer) -> None:
+def _train(model, tokenizer, lr: float) -> None:
     """Fit the model to the sentences read in a loop (no end-of-text token, so it never learns to stop)."""
     import torch
 
     ids = tokenizer("\n".join(SENTENCES) + "\n", add_special_tokens=False)["input_ids"]
     looped = torch.tensor(ids * (WINDOW // len(ids) + 2))
-    batch = torch.stack([looped[start : start + WINDOW] for start in range(0, len(ids), 4)])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    batch = torch.stack([looped[start : start + WINDOW] for start in range(0, len(ids), 4)]).to(model.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(TRAINING_STEPS):
         loss = model(input_ids=batch, labels=batch).loss

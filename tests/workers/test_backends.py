@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.tiny_model import build_tiny_model
 from workers.backends import BACKEND_CHOICES, BACKENDS, Backend, BackendError, Finished, ModelSpec, backend_for
 from workers.backends import openai as openai_backend
-from workers.backends.local import build_prompt, load_model
+from workers.backends.local import batcher_for, build_prompt, load_model
 from workers.backends.openai import SSEParser
 from workers.backends.replay import known_prompts, replay_models
 
@@ -365,26 +364,95 @@ def test_a_missing_model_directory_is_a_backend_error(tmp_path):
         run(collect(backend_for(local_spec(tmp_path / "nope")), HELLO))
 
 
-def test_cancelling_the_reader_stops_the_generation_thread(tiny_model):
-    load_model(tiny_model)
-    name = "tiny cancelled"
-    started: list[bool] = []
+def test_cancelling_the_reader_stops_its_generation(tiny_model):
+    batcher = batcher_for(tiny_model)
+    rows: list[int] = []
 
-    def generating() -> bool:
-        return any(thread.name == f"generate {name}" for thread in threading.enumerate())
-
-    async def read_then_watch() -> bool:
-        # 6000 tokens take seconds on a CPU: the thread would outlive the timeout by far if nothing stopped it.
+    async def read_then_watch() -> int:
+        # 6000 tokens take seconds on a CPU: the batch would outlive the timeout by far if nothing stopped it.
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.3):
-                async for _ in backend_for(local_spec(tiny_model, name=name, max_tokens=6000)).stream(HELLO):
-                    started.append(generating())
-        # Watch with the loop still running: a closed loop would also end the thread, hiding a missing stop.
+                async for _ in backend_for(local_spec(tiny_model, max_tokens=6000)).stream(HELLO):
+                    rows.append(len(batcher.running))
+        # Watch with the loop still running: a closed loop would also end the row, hiding a missing stop.
         deadline = time.monotonic() + 1.0
-        while generating() and time.monotonic() < deadline:
+        while batcher.running and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        return generating()
+        return len(batcher.running)
 
-    still_generating = run(read_then_watch())
-    assert started and all(started)
-    assert not still_generating
+    assert run(read_then_watch()) == 0
+    assert rows and all(count == 1 for count in rows)
+
+
+def test_answers_asked_for_together_are_generated_as_one_batch(tiny_model):
+    """Five readers at once: one generate() call serves them, each gets what it would get alone."""
+    batcher = batcher_for(tiny_model)
+    other = [{"role": "user", "content": "Explain in a short paragraph quantum field theory"}]
+    alone = {
+        "hello": "".join(run(collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO))[0]),
+        "other": "".join(run(collect(backend_for(local_spec(tiny_model, max_tokens=24)), other))[0]),
+    }
+    assert alone["hello"] != alone["other"]
+
+    async def together() -> list[tuple[list[str], Finished]]:
+        prompts = [HELLO, other, HELLO, other, HELLO]
+        return await asyncio.gather(
+            *(collect(backend_for(local_spec(tiny_model, max_tokens=24)), prompt) for prompt in prompts)
+        )
+
+    batcher.batch_sizes.clear()
+    results = run(together())
+    # 24 tokens are two segments; both hold all five answers (arrivals are gathered for a moment).
+    assert batcher.batch_sizes == {5: 2}
+    expected = [alone[key] for key in ("hello", "other", "hello", "other", "hello")]
+    assert ["".join(deltas) for deltas, _ in results] == expected
+    assert all(finished == Finished("length", 24) for _, finished in results)
+
+
+def test_a_new_answer_joins_a_long_one_within_a_segment(tiny_model):
+    expected = "".join(run(collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO))[0])
+
+    async def join() -> tuple[list[str], bool]:
+        # 3000 tokens take seconds on a CPU; the short answer must not wait for them.
+        long = backend_for(local_spec(tiny_model, max_tokens=3000)).stream(HELLO)
+        await anext(long)
+        deltas, _ = await collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO)
+        batcher = batcher_for(tiny_model)
+        with batcher.wake:  # between segments the long answer waits in pending, else it is running
+            long_running = any(request.settings.max_new_tokens == 3000 and not request.done
+                               for request in batcher.running + batcher.pending)
+        await long.aclose()
+        return deltas, long_running
+
+    deltas, long_running = run(join())
+    assert "".join(deltas) == expected
+    assert long_running
+
+
+def test_a_reader_leaving_a_batch_leaves_the_others_running(tiny_model):
+    expected = "".join(run(collect(backend_for(local_spec(tiny_model, max_tokens=40)), HELLO))[0])
+
+    async def one_leaves() -> tuple[list[str], Finished]:
+        async def leave() -> None:
+            async for item in backend_for(local_spec(tiny_model, max_tokens=40)).stream(HELLO):
+                if item:
+                    return  # the generator is closed: its row must stop, not the batch
+
+        stays = asyncio.create_task(collect(backend_for(local_spec(tiny_model, max_tokens=40)), HELLO))
+        await leave()
+        return await stays
+
+    deltas, finished = run(one_leaves())
+    assert "".join(deltas) == expected
+    assert finished == Finished("length", 40)
+
+
+def test_answers_with_other_settings_wait_for_a_batch_of_their_own(tiny_model):
+    async def mixed() -> list[str]:
+        results = await asyncio.gather(
+            collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO),
+            collect(backend_for(local_spec(tiny_model, max_tokens=8)), HELLO),
+        )
+        return [finished for _, finished in results]
+
+    assert run(mixed()) == [Finished("length", 24), Finished("length", 8)]

@@ -5,18 +5,26 @@ torch and transformers only inside functions: importing the backend registry mus
 the web process, which never generates.
 
 A loaded model is kept for the life of the process, one per directory, behind a lock so two
-battles that start together do not load the same weights twice. ``generate`` runs in a thread
-of its own and hands text to the event loop through transformers' AsyncTextIteratorStreamer; a
-threading.Event, checked after every token, stops it when the reader goes away (a timeout, a
-cancelled battle), so an abandoned generation does not hold the CPU or GPU.
+battles that start together do not load the same weights twice.
+
+Answers are generated in batches. Each model has one generation thread; every answer asked for
+while it is busy waits, and the next ``generate`` call serves all those waiting (with the same
+generation settings) at once, left-padded, a segment of tokens at a time (see _Batcher). With
+one ``generate`` thread per answer instead, 32 answers at once on an H100 shared about what one
+answer gets alone, 1–2 tokens/s each: every step is a Python round trip under one GIL
+(benchmarks/local_model.py). Each row's tokens are decoded and handed to its own reader's event
+loop; a reader that goes away (a timeout, a cancelled battle) stops its row at the next token,
+and a batch ends when no row is left, so an abandoned answer does not hold the CPU or GPU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,7 +32,16 @@ from workers.backends.base import Backend, BackendError, Finished
 
 DEFAULT_MAX_TOKENS = 256
 
+# One batch holds at most this many answers; the rest wait for the next.
+MAX_BATCH = 64
+# An idle thread woken by one answer waits this long for others asked for at the same moment (the
+# two sides of battles started together), so they share the first batch instead of the second.
+GATHER_S = 0.002
+# A batch stops after this many tokens and takes in the answers asked for meanwhile (see _Batcher).
+SEGMENT_TOKENS = 16
+
 _models: dict[Path, tuple[Any, Any]] = {}
+_batchers: dict[Path, _Batcher] = {}
 _models_lock = threading.Lock()
 
 
@@ -35,6 +52,16 @@ def load_model(model_dir: str | Path) -> tuple[Any, Any]:
         if path not in _models:
             _models[path] = _load(path)
         return _models[path]
+
+
+def batcher_for(model_dir: str | Path) -> _Batcher:
+    """The one generation thread's queue for the model in MODEL_DIR (loading the model first)."""
+    tokenizer, model = load_model(model_dir)
+    path = Path(model_dir).expanduser().resolve()
+    with _models_lock:
+        if path not in _batchers:
+            _batchers[path] = _Batcher(tokenizer, model, name=f"generate {path.name}")
+        return _batchers[path]
 
 
 def _load(path: Path) -> tuple[Any, Any]:
@@ -90,93 +117,223 @@ class GenerationSettings:
         return kwargs
 
 
-class StopWhenSet:
-    """A stopping criterion (duck-typed for generate's StoppingCriteriaList): stop once EVENT is set."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
 class TransformersBackend(Backend):
     name: ClassVar[str] = "transformers"
     label: ClassVar[str] = "Local model (transformers)"
 
     async def stream(self, messages: list[dict]) -> AsyncIterator[str | Finished]:
-        from transformers import AsyncTextIteratorStreamer
-
         # Loading takes seconds to minutes the first time: off the event loop.
-        tokenizer, model = await asyncio.to_thread(load_model, self.spec.model_id)
-        generation = GenerationSettings.from_params(self.spec.params)
+        batcher = await asyncio.to_thread(batcher_for, self.spec.model_id)
+        settings = GenerationSettings.from_params(self.spec.params)
+        prompt = build_prompt(batcher.tokenizer, messages)
         # add_special_tokens=False: a chat template already wrote the BOS token where the model expects it.
-        encoded = tokenizer(build_prompt(tokenizer, messages), return_tensors="pt", add_special_tokens=False)
-        # Only these two: some tokenizers add token_type_ids, which decoder models' generate() rejects.
-        inputs = {name: encoded[name].to(model.device) for name in ("input_ids", "attention_mask")}
-        streamer = AsyncTextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        stop = threading.Event()
-        job = _GenerationJob(model, streamer, asyncio.get_running_loop())
-        kwargs = {
-            **inputs,
-            **generation.generate_kwargs(),
-            "streamer": streamer,
-            "stopping_criteria": [StopWhenSet(stop)],
-            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
-        }
-        threading.Thread(
-            target=job.run, args=(kwargs, generation.seed), name=f"generate {self.spec.name}", daemon=True
-        ).start()
+        ids = batcher.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        request = _Request(ids, settings, asyncio.get_running_loop())
+        batcher.submit(request)
         try:
-            async for text in streamer:
-                if text:
-                    yield text
-            output_ids = await job.result
+            while (item := await request.queue.get()) is not _END:
+                if isinstance(item, BackendError):
+                    raise item
+                yield item
         finally:
-            stop.set()
-        produced = output_ids.shape[-1] - inputs["input_ids"].shape[-1]
-        yield Finished("length" if produced >= generation.max_new_tokens else "stop", produced)
+            request.stop.set()
+        reason = "length" if request.produced >= settings.max_new_tokens else "stop"
+        yield Finished(reason, request.produced)
 
 
-class _GenerationJob:
-    """generate() in a thread; its output ids or its exception come back through an asyncio future."""
+_END = object()  # a row's last queue item: its answer is complete
 
-    def __init__(self, model: Any, streamer: Any, loop: asyncio.AbstractEventLoop):
+
+@dataclass(eq=False)
+class _Request:
+    """One answer asked for: its prompt, what it has generated so far, and its reader's queue."""
+
+    ids: list[int]
+    settings: GenerationSettings
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    # Set by the reader when it goes away; the row stops at the next token.
+    stop: threading.Event = field(default_factory=threading.Event)
+    # Written by the generation thread only.
+    generated: list[int] = field(default_factory=list)
+    produced: int = 0  # tokens generated, the end-of-text token included
+    done: bool = False
+    unreleased: list[int] = field(default_factory=list)  # tokens since the last newline, being decoded
+    released: int = 0  # characters of their text already sent
+
+    @property
+    def batch_key(self) -> GenerationSettings:
+        """Answers with equal keys can share a batch: the same settings but for their length."""
+        return replace(self.settings, max_new_tokens=0)
+
+    def send(self, item: object) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:
+            self.stop.set()  # The loop is closed: nobody reads this row any more.
+
+    def finish(self, item: object = _END) -> None:
+        if not self.done:
+            self.done = True
+            self.send(item)
+
+
+class _Batcher:
+    """A model's generation thread: runs generate() over the answers waiting, as one batch.
+
+    A batch runs for SEGMENT_TOKENS tokens at most; the answers not finished then go back to the
+    head of the queue with what they generated, and the next batch takes them again with any
+    answer asked for meanwhile. So a new answer waits at most one segment for its first token,
+    however long the others are, at the price of reading each continued answer's context again
+    (one forward pass over it, cheap beside the segment's token-by-token steps).
+    """
+
+    def __init__(self, tokenizer: Any, model: Any, name: str):
+        self.tokenizer = tokenizer
         self.model = model
-        self.streamer = streamer
-        self.loop = loop
-        self.result: asyncio.Future = loop.create_future()
+        self.name = name
+        self.pending: list[_Request] = []
+        self.running: list[_Request] = []  # the batch being generated (read by tests and benchmarks)
+        self.batch_sizes: Counter[int] = Counter()  # segments run, by rows (likewise)
+        self.wake = threading.Condition()
+        self.thread: threading.Thread | None = None
+        config = model.generation_config
+        eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    def run(self, kwargs: dict, seed: int | None) -> None:
+    def submit(self, request: _Request) -> None:
+        with self.wake:
+            self.pending.append(request)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self.thread.start()
+            self.wake.notify()
+
+    def _take(self) -> list[_Request]:
+        """The next batch: the first answer waiting and those waiting with the same settings."""
+        with self.wake:
+            idle = False
+            while True:
+                self.pending = [request for request in self.pending if not request.stop.is_set()]
+                if self.pending:
+                    break
+                idle = True
+                self.wake.wait()
+            if idle:
+                deadline = time.monotonic() + GATHER_S
+                while (left := deadline - time.monotonic()) > 0:
+                    self.wake.wait(left)
+            key = self.pending[0].batch_key
+            batch = [request for request in self.pending if request.batch_key == key][:MAX_BATCH]
+            self.pending = [request for request in self.pending if request not in batch]
+            self.running = batch
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            try:
+                self._generate(batch)
+            except Exception as exc:
+                error = BackendError(f"generation failed: {type(exc).__name__}: {exc}")
+                for request in batch:
+                    request.finish(error)
+            finally:
+                with self.wake:
+                    self.batch_sizes[len(batch)] += 1
+                    # Unfinished answers go first next time: they were asked for before anything waiting.
+                    self.pending[:0] = [request for request in batch if not request.done]
+                    self.running = []
+
+    def _generate(self, batch: list[_Request]) -> None:
         import torch
         from transformers import StoppingCriteriaList
 
-        try:
-            if seed is not None:
-                # Process-wide: with several generations at once, a seed is only a best effort.
-                torch.manual_seed(seed)
-            with torch.inference_mode():
-                kwargs["stopping_criteria"] = StoppingCriteriaList(kwargs["stopping_criteria"])
-                output = self.model.generate(**kwargs)
-        except Exception as exc:
-            self._settle(error=BackendError(f"generation failed: {type(exc).__name__}: {exc}"))
-        else:
-            self._settle(output=output)
+        contexts = [request.ids + request.generated for request in batch]
+        width = max(len(context) for context in contexts)
+        # Left padding: every row's next token goes in the same column.
+        ids = [[self.pad_id] * (width - len(context)) + context for context in contexts]
+        mask = [[0] * (width - len(context)) + [1] * len(context) for context in contexts]
+        steps = min(SEGMENT_TOKENS, max(request.settings.max_new_tokens - request.produced for request in batch))
+        settings = replace(batch[0].settings, max_new_tokens=steps)
+        if settings.seed is not None and any(request.produced == 0 for request in batch):
+            # Process-wide, and a batch samples all its rows from one stream: a seed is only a best effort.
+            torch.manual_seed(settings.seed)
+        with torch.inference_mode():
+            self.model.generate(
+                input_ids=torch.tensor(ids, device=self.model.device),
+                attention_mask=torch.tensor(mask, device=self.model.device),
+                streamer=_RowStreamer(batch, self.tokenizer, self.eos_ids),
+                stopping_criteria=StoppingCriteriaList([_RowsStopped(batch)]),
+                pad_token_id=self.pad_id,
+                **settings.generate_kwargs(),
+            )
 
-    def _settle(self, output: Any = None, error: BackendError | None = None) -> None:
-        def settle() -> None:
-            if error is not None:
-                # generate() never reached streamer.end(): end the reader's loop so it sees the error.
-                self.streamer.text_queue.put_nowait(self.streamer.stop_signal)
-            if not self.result.done():
-                if error is not None:
-                    self.result.set_exception(error)
+
+class _RowsStopped:
+    """A stopping criterion (duck-typed for generate's StoppingCriteriaList): one flag per row."""
+
+    def __init__(self, rows: list[_Request]):
+        self.rows = rows
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        flags = [request.done or request.stop.is_set() for request in self.rows]
+        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+
+class _RowStreamer:
+    """generate()'s streamer for a batch: each row's new tokens, decoded, go to that row's reader.
+
+    Text is released as transformers' TextStreamer releases it: up to the last space or newline,
+    never a half-decoded character, so a delta never has to be taken back.
+    """
+
+    def __init__(self, rows: list[_Request], tokenizer: Any, eos_ids: set[int]):
+        self.rows = rows
+        self.tokenizer = tokenizer
+        self.eos_ids = eos_ids
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True  # generate() hands over the prompts first
+            return
+        for request, new in zip(self.rows, value.reshape(len(self.rows), -1).tolist(), strict=True):
+            for token in new:
+                if request.done:
+                    break
+                if request.stop.is_set():
+                    request.done = True  # its reader is gone
+                    break
+                request.produced += 1
+                if token in self.eos_ids:
+                    self._release(request, final=True)
+                    request.finish()
+                    break
+                request.generated.append(token)
+                request.unreleased.append(token)
+                if request.produced >= request.settings.max_new_tokens:
+                    self._release(request, final=True)
+                    request.finish()
                 else:
-                    self.result.set_result(output)
+                    self._release(request)
 
-        try:
-            self.loop.call_soon_threadsafe(settle)
-        except RuntimeError:
-            pass  # The loop is closed: the reader is gone, nobody waits for this result.
+    def end(self) -> None:
+        """The segment is over; the answers not finished keep their text for the next one."""
+
+    def _release(self, request: _Request, final: bool = False) -> None:
+        text = self.tokenizer.decode(request.unreleased, skip_special_tokens=True)
+        start = request.released
+        if final or text.endswith("\n"):
+            delta = text[start:]
+            request.unreleased, request.released = [], 0
+        elif text.endswith("\ufffd"):
+            return  # a character split across tokens: wait for the rest
+        else:
+            delta = text[start : max(start, text.rfind(" ") + 1)]
+            request.released = start + len(delta)
+        if delta:
+            request.send(delta)
