@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.candidates import style_fields
@@ -130,7 +130,25 @@ def items_import(*, project: Project, path: Path) -> ItemsReport:
     with transaction.atomic():
         for start in range(0, len(rows), BATCH):
             _write(project, rows[start:start + BATCH], report)
+    if report.added:
+        item_statistics_refresh()
     return report
+
+
+def item_statistics_refresh() -> None:
+    """ANALYZE the items table once new items are committed.
+
+    The claim finds an annotator's next item by walking the open-items index of the project in queue
+    order, which takes a fraction of a millisecond. With statistics from before a project had its items,
+    PostgreSQL expects a row or two for it and plans a sort of all its open items instead: measured at
+    38 ms a claim for a project of 2,000 items (0.1 ms after ANALYZE), growing with the project. Autovacuum
+    analyzes only after a tenth of the table changed, so a new project in a large table could wait forever.
+    """
+    def analyze() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE annotation_item")
+
+    transaction.on_commit(analyze)
 
 
 def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
@@ -169,6 +187,8 @@ def items_from_battles(*, project: Project, limit: int, category: str = "") -> i
         comparisons = comparisons.filter(category=category)
     ids = list(comparisons.order_by("-created_at").values_list("id", flat=True)[:limit])
     Item.objects.bulk_create(Item(project=project, comparison_id=i) for i in ids)
+    if ids:
+        item_statistics_refresh()
     return len(ids)
 
 
@@ -218,5 +238,7 @@ def items_generate(*, project: Project, prompts: list[str], model_names: list[st
     with transaction.atomic():
         for start in range(0, len(rows), BATCH):
             _write(project, rows[start:start + BATCH], items_report)
+    if items_report.added:
+        item_statistics_refresh()
     report.added = items_report.added
     return report

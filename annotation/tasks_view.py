@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotation.models import Assignment, AssignmentState, Judgment, Project, TaskType
+from annotation.models import Assignment, AssignmentState, Candidate, Judgment, Project, TaskType
 
 GRADED_SCALE = [
     (-3, "Left is much better"), (-2, "Left is better"), (-1, "Left is slightly better"), (0, "About the same"),
@@ -10,9 +10,14 @@ GRADED_SCALE = [
 ]
 
 
+# Raw SQL, not a queryset: the annotator page reads the candidates on every task, and compiling the
+# queryset took longer than running it.
+CANDIDATES_SQL = "SELECT * FROM annotation_candidate WHERE comparison_id = %s"
+
+
 def task_context(project: Project, assignment: Assignment, user) -> dict:
     comparison = assignment.item.comparison
-    by_position = {c.position: c for c in comparison.candidates.all()}
+    by_position = {c.position: c for c in Candidate.objects.raw(CANDIDATES_SQL, [comparison.pk])}
     shown = [by_position[p] for p in assignment.display_order if p in by_position]
     low, high = (project.config.get("scale") or [1, 5])
     context = {

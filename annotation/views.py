@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -10,6 +9,7 @@ from annotation.models import Assignment, AssignmentState, Judgment, Membership,
 from annotation.queue import (
     QueueEmpty,
     QueueError,
+    TaskNotFound,
     assignment_claim,
     assignment_skip,
     assignment_submit,
@@ -17,12 +17,20 @@ from annotation.queue import (
 )
 from annotation.tasks_view import task_context
 
+# Raw SQL, not a queryset: this runs on every annotator request, and building and compiling the
+# equivalent queryset (a filter and an Exists subquery) cost more than running it.
+PROJECT_FOR_SQL = """
+    SELECT p.*, EXISTS (SELECT 1 FROM annotation_membership m
+                        WHERE m.project_id = p.id AND m.user_id = %s AND m.role = ANY(%s)) AS member
+    FROM annotation_project p WHERE p.slug = %s
+"""
+
 
 def _project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
     """The project if the user may work in it with one of ``roles`` (staff may do everything); else 404.
     One query: the membership comes along with the project."""
-    member = Membership.objects.filter(project=OuterRef("pk"), user=request.user, role__in=roles)
-    project = Project.objects.filter(slug=slug).annotate(member=Exists(member)).first()
+    found = list(Project.objects.raw(PROJECT_FOR_SQL, [request.user.pk, list(roles), slug]))
+    project = found[0] if found else None
     if project is None or not (project.member or request.user.is_staff):
         raise Http404("No such project.")  # not "forbidden": whether it exists is not theirs to know
     return project
@@ -72,16 +80,19 @@ def _own_assignment(request, project: Project, assignment_id: int) -> Assignment
 @require_POST
 def submit(request, slug: str, assignment_id: int):
     project = _project_for(request, slug)
-    assignment = _own_assignment(request, project, assignment_id)
     try:
         spent = int(request.POST.get("time_spent_ms") or 0) or None
     except ValueError:
         spent = None
     try:
-        assignment_submit(assignment_id=assignment.pk, annotator=request.user, data=request.POST,
-                          time_spent_ms=spent)
+        # The submit checks that the task is this annotator's, in this project: no lookup before it.
+        assignment_submit(assignment_id=assignment_id, annotator=request.user, data=request.POST,
+                          time_spent_ms=spent, project=project)
+    except TaskNotFound:
+        raise Http404("No such task.") from None
     except AnswerError as error:
         # The same task again, with what to fix.
+        assignment = _own_assignment(request, project, assignment_id)
         return _render_task(request, project, error=str(error), status=400, assignment=assignment)
     except QueueError as error:
         return _render_task(request, project, error=str(error), status=error.status)

@@ -113,6 +113,7 @@ def project_create(slug: str, items: int, overlap: int, users: list):
     """A pairwise project of ``items`` items with the harness's texts, every user an annotator in it."""
     from django.utils import timezone
 
+    from annotation.items import item_statistics_refresh
     from annotation.models import Candidate, Comparison, Item, Membership, Project, Role, Source
 
     rng = random.Random(0)
@@ -126,6 +127,7 @@ def project_create(slug: str, items: int, overlap: int, users: list):
         (Candidate(comparison=c, position=p, model=f"model-{'ab'[p]}", text=sentence(rng, 40))
          for c in comparisons for p in (0, 1)), batch_size=4000)
     Item.objects.bulk_create((Item(project=project, comparison=c) for c in comparisons), batch_size=2000)
+    item_statistics_refresh()  # as the app's own imports do (annotation/items.py)
     Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users)
     return project
 

@@ -43,6 +43,19 @@ def test_one_annotator_cannot_submit_or_skip_anothers_task(client):
     assert not Judgment.objects.exists()
 
 
+def test_a_task_is_submitted_only_through_its_own_projects_url(client):
+    first, second = project_with_items(2, slug="first"), project_with_items(2, slug="second")
+    (alice,) = annotators(first, 1)
+    Membership.objects.create(project=second, user=alice, role=Role.ANNOTATOR)
+    _login(client, alice)
+    client.get("/annotate/second/")
+    lease = Assignment.objects.get(annotator=alice)
+    assert client.post(f"/annotate/first/tasks/{lease.pk}/submit/", {"choice": "left"}).status_code == 404
+    assert not Judgment.objects.exists()
+    assert client.post(f"/annotate/second/tasks/{lease.pk}/submit/", {"choice": "left"}).status_code == 302
+    assert Judgment.objects.get().metadata["project"] == "second"
+
+
 def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(client):
     project = project_with_items(3, slug="p", rationale="required")
     (alice,) = annotators(project, 1)

@@ -91,3 +91,29 @@ def test_battles_become_items_and_one_person_judges_a_shared_comparison_once():
         served.add(lease.item.comparison_id)
         assignment_submit(assignment_id=lease.pk, annotator=alice, data={"choice": "left"})
     assert len(served) == 2, "the comparison judged in the other project is not served again"
+
+
+def _planner_rows() -> float:
+    """How many rows PostgreSQL's planner believes annotation_item holds (set by ANALYZE)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'annotation_item'")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_items_refresh_the_planners_statistics(tmp_path):
+    """Without it a new project's claims sort all its open items instead of walking the queue's index."""
+    _project()
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Question {i}?",
+                                        "candidates": [{"text": "yes"}, {"text": "no"}]}) + "\n"
+                            for i in range(30)))
+    _run("p", "--file", str(path))
+    assert _planner_rows() == Item.objects.count() == 30
+    path.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"Other {i}?",
+                                        "candidates": [{"text": "yes"}, {"text": "no"}]}) + "\n"
+                            for i in range(12)))
+    _run("p", "--file", str(path))
+    assert _planner_rows() == 42
