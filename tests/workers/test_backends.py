@@ -447,6 +447,23 @@ def test_a_reader_leaving_a_batch_leaves_the_others_running(tiny_model):
     assert finished == Finished("length", 40)
 
 
+def test_a_failing_answer_fails_alone_and_its_batch_goes_on(tiny_model):
+    expected = "".join(run(collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO))[0])
+    # Past the model's 8,192 positions: generate() raises for any batch holding this conversation.
+    too_long = [{"role": "user", "content": "hello " * 9000}]
+
+    async def together() -> list:
+        return await asyncio.gather(
+            collect(backend_for(local_spec(tiny_model, max_tokens=24)), too_long),
+            collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO),
+            return_exceptions=True,
+        )
+
+    failed, (deltas, finished) = run(together())
+    assert isinstance(failed, BackendError) and "generation failed" in str(failed)
+    assert "".join(deltas) == expected and finished == Finished("length", 24)
+
+
 def test_answers_with_other_settings_wait_for_a_batch_of_their_own(tiny_model):
     async def mixed() -> list[str]:
         results = await asyncio.gather(

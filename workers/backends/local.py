@@ -236,15 +236,26 @@ class _Batcher:
             try:
                 self._generate(batch)
             except Exception as exc:
-                error = BackendError(f"generation failed: {type(exc).__name__}: {exc}")
-                for request in batch:
-                    request.finish(error)
+                if len(batch) == 1:
+                    batch[0].finish(_failure(exc))
+                else:
+                    # One bad answer (a conversation past the model's context, say) must not fail the
+                    # others: each goes on alone from where it stands, and only the bad one fails.
+                    for request in batch:
+                        if not request.done:
+                            self._alone(request)
             finally:
                 with self.wake:
                     self.batch_sizes[len(batch)] += 1
                     # Unfinished answers go first next time: they were asked for before anything waiting.
                     self.pending[:0] = [request for request in batch if not request.done]
                     self.running = []
+
+    def _alone(self, request: _Request) -> None:
+        try:
+            self._generate([request])
+        except Exception as exc:
+            request.finish(_failure(exc))
 
     def _generate(self, batch: list[_Request]) -> None:
         import torch
@@ -269,6 +280,10 @@ class _Batcher:
                 pad_token_id=self.pad_id,
                 **settings.generate_kwargs(),
             )
+
+
+def _failure(exc: Exception) -> BackendError:
+    return BackendError(f"generation failed: {type(exc).__name__}: {exc}")
 
 
 class _RowsStopped:
