@@ -464,12 +464,21 @@ def test_a_failing_answer_fails_alone_and_its_batch_goes_on(tiny_model):
     assert "".join(deltas) == expected and finished == Finished("length", 24)
 
 
-def test_answers_with_other_settings_wait_for_a_batch_of_their_own(tiny_model):
-    async def mixed() -> list[str]:
+def test_answers_of_other_lengths_share_a_batch_and_other_settings_do_not(tiny_model):
+    batcher = batcher_for(tiny_model)
+
+    async def together(*params: dict) -> list[Finished]:
         results = await asyncio.gather(
-            collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO),
-            collect(backend_for(local_spec(tiny_model, max_tokens=8)), HELLO),
+            *(collect(backend_for(local_spec(tiny_model, **these)), HELLO) for these in params)
         )
         return [finished for _, finished in results]
 
-    assert run(mixed()) == [Finished("length", 24), Finished("length", 8)]
+    batcher.batch_sizes.clear()
+    # A length is each answer's own: both ride the first segment, the longer goes on alone.
+    assert run(together({"max_tokens": 24}, {"max_tokens": 8})) == [Finished("length", 24), Finished("length", 8)]
+    assert batcher.batch_sizes == {2: 1, 1: 1}
+    batcher.batch_sizes.clear()
+    # Sampling settings are the batch's: a greedy and a sampled answer never share one.
+    assert run(together({"max_tokens": 8}, {"max_tokens": 8, "temperature": 1.0, "seed": 3})) == [
+        Finished("length", 8), Finished("length", 8)]
+    assert batcher.batch_sizes == {1: 2}

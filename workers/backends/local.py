@@ -40,28 +40,24 @@ GATHER_S = 0.002
 # A batch stops after this many tokens and takes in the answers asked for meanwhile (see _Batcher).
 SEGMENT_TOKENS = 16
 
-_models: dict[Path, tuple[Any, Any]] = {}
 _batchers: dict[Path, _Batcher] = {}
-_models_lock = threading.Lock()
+_batchers_lock = threading.Lock()
+
+
+def batcher_for(model_dir: str | Path) -> _Batcher:
+    """The model in MODEL_DIR with its generation queue: loaded on first use, then shared."""
+    path = Path(model_dir).expanduser().resolve()
+    with _batchers_lock:
+        if path not in _batchers:
+            tokenizer, model = _load(path)
+            _batchers[path] = _Batcher(tokenizer, model, name=f"generate {path.name}")
+        return _batchers[path]
 
 
 def load_model(model_dir: str | Path) -> tuple[Any, Any]:
     """The (tokenizer, model) in MODEL_DIR, loaded on first use and then shared."""
-    path = Path(model_dir).expanduser().resolve()
-    with _models_lock:
-        if path not in _models:
-            _models[path] = _load(path)
-        return _models[path]
-
-
-def batcher_for(model_dir: str | Path) -> _Batcher:
-    """The one generation thread's queue for the model in MODEL_DIR (loading the model first)."""
-    tokenizer, model = load_model(model_dir)
-    path = Path(model_dir).expanduser().resolve()
-    with _models_lock:
-        if path not in _batchers:
-            _batchers[path] = _Batcher(tokenizer, model, name=f"generate {path.name}")
-        return _batchers[path]
+    batcher = batcher_for(model_dir)
+    return batcher.tokenizer, batcher.model
 
 
 def _load(path: Path) -> tuple[Any, Any]:
@@ -324,17 +320,15 @@ class _RowStreamer:
                     request.done = True  # its reader is gone
                     break
                 request.produced += 1
-                if token in self.eos_ids:
+                ended = token in self.eos_ids  # counted, never shown or read again
+                if not ended:
+                    request.generated.append(token)
+                    request.unreleased.append(token)
+                if ended or request.produced >= request.settings.max_new_tokens:
                     self._release(request, final=True)
                     request.finish()
                     break
-                request.generated.append(token)
-                request.unreleased.append(token)
-                if request.produced >= request.settings.max_new_tokens:
-                    self._release(request, final=True)
-                    request.finish()
-                else:
-                    self._release(request)
+                self._release(request)
 
     def end(self) -> None:
         """The segment is over; the answers not finished keep their text for the next one."""
