@@ -69,26 +69,24 @@ class Background:
             raise self.error
 
 
-class JsonlWriter:
-    """Lines gathered into blocks of about 1 MiB, each written and hashed on the writer's thread."""
+class _LineBlocks:
+    """What both writers do with rows: each becomes one JSON line, the lines are gathered until
+    ``_block_full()``, and each block goes to ``_write_block`` on the writer's thread. Closing hands
+    over the last block, waits for the thread, then closes the file (``_file_open``/``_file_close``),
+    whatever failed on the way. A writer defines those four and calls ``_start``."""
 
-    BLOCK_BYTES = 1 << 20
-
-    def __init__(self, path: Path, schema: pa.Schema | None, *, sort_keys: bool = False, batch_size: int = 1000):
-        self.path, self.rows = path, 0
-        self.options = line_options(sort_keys=sort_keys)
-        self.handle = open(path, "wb")
-        self.digest = hashlib.sha256()
+    def _start(self, *, sort_keys: bool, name: str, depth: int = 8) -> None:
+        self.rows, self.size = 0, 0
         self.lines: list[bytes] = []
-        self.size = 0
-        self.background = Background(self._write_block, name="jsonl-writer")
+        self.options = line_options(sort_keys=sort_keys)
+        self.background = Background(self._write_block, name=name, depth=depth)
 
     def write(self, row: dict) -> None:
         line = orjson.dumps(row, option=self.options)
         self.lines.append(line)
         self.size += len(line)
         self.rows += 1
-        if self.size >= self.BLOCK_BYTES:
+        if self._block_full():
             self._flush()
 
     def _flush(self) -> None:
@@ -96,19 +94,40 @@ class JsonlWriter:
             self.background.put(b"".join(self.lines))
             self.lines, self.size = [], 0
 
-    def _write_block(self, block: bytes) -> None:
-        self.handle.write(block)
-        self.digest.update(block)
-
     def close(self) -> None:
         try:
-            if not self.handle.closed:
+            if self._file_open():
                 self._flush()
         finally:
             try:
                 self.background.close()
             finally:
-                self.handle.close()
+                self._file_close()
+
+
+class JsonlWriter(_LineBlocks):
+    """Lines gathered into blocks of about 1 MiB, each written and hashed on the writer's thread."""
+
+    BLOCK_BYTES = 1 << 20
+
+    def __init__(self, path: Path, schema: pa.Schema | None, *, sort_keys: bool = False, batch_size: int = 1000):
+        self.path = path
+        self.handle = open(path, "wb")
+        self.digest = hashlib.sha256()
+        self._start(sort_keys=sort_keys, name="jsonl-writer")
+
+    def _block_full(self) -> bool:
+        return self.size >= self.BLOCK_BYTES
+
+    def _write_block(self, block: bytes) -> None:
+        self.handle.write(block)
+        self.digest.update(block)
+
+    def _file_open(self) -> bool:
+        return not self.handle.closed
+
+    def _file_close(self) -> None:
+        self.handle.close()
 
     @property
     def sha256(self) -> str:
@@ -116,32 +135,23 @@ class JsonlWriter:
         return self.digest.hexdigest()
 
 
-class ParquetWriter:
+class ParquetWriter(_LineBlocks):
     """Rows become JSON lines, as for JSONL (so the texts stay the JSON literals PostgreSQL wrote, never
     Python strings), and every ``batch_size`` lines one row group: on the writer's thread, pyarrow's JSON
     reader parses them into the format's schema and the Parquet writer compresses them, neither holding the
     GIL. A row with a field the schema lacks is an error, not a silently dropped column."""
 
     def __init__(self, path: Path, schema: pa.Schema, *, sort_keys: bool = False, batch_size: int = 1000):
-        self.path, self.rows, self.schema, self.batch_size = path, 0, schema, batch_size
-        self.options = line_options()
-        self.lines: list[bytes] = []
+        self.path, self.schema, self.batch_size = path, schema, batch_size
         self.writer = pq.ParquetWriter(path, schema, compression="zstd")
         self.parse_options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-        self.background = Background(self._write_group, name="parquet-writer", depth=4)
+        # Columns come from the schema, not the lines' key order: no sorting.
+        self._start(sort_keys=False, name="parquet-writer", depth=4)
 
-    def write(self, row: dict) -> None:
-        self.lines.append(orjson.dumps(row, option=self.options))
-        self.rows += 1
-        if len(self.lines) >= self.batch_size:
-            self.flush()
+    def _block_full(self) -> bool:
+        return len(self.lines) >= self.batch_size
 
-    def flush(self) -> None:
-        if self.lines:
-            self.background.put(b"".join(self.lines))
-            self.lines = []
-
-    def _write_group(self, block: bytes) -> None:
+    def _write_block(self, block: bytes) -> None:
         # One parse block for the whole group: a line longer than the reader's block would fail.
         options = pa_json.ReadOptions(use_threads=False, block_size=len(block) + 1)
         try:
@@ -150,15 +160,11 @@ class ParquetWriter:
             raise pa.ArrowInvalid(f"a row does not fit the Parquet columns {self.schema.names}: {error}") from None
         self.writer.write_table(table)
 
-    def close(self) -> None:
-        try:
-            if self.writer.is_open:
-                self.flush()
-        finally:
-            try:
-                self.background.close()
-            finally:
-                self.writer.close()
+    def _file_open(self) -> bool:
+        return self.writer.is_open
+
+    def _file_close(self) -> None:
+        self.writer.close()
 
     @property
     def sha256(self) -> str:
