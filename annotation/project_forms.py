@@ -9,6 +9,14 @@ from annotation.models import Project, Role, TaskType
 CONFIG_FIELDS = ("attributes", "scale_low", "scale_high", "principles", "show_suggestions")
 
 
+def _attributes(text: str | None) -> list[str]:
+    return [a.strip() for a in (text or "").split(",") if a.strip()]
+
+
+def _principles(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").splitlines() if p.strip()]
+
+
 class ProjectSettingsForm(forms.ModelForm):
     # The database's ranges, as fields: their messages say what is wrong (a constraint's only names itself).
     overlap = forms.IntegerField(min_value=1, max_value=50, help_text="distinct annotators per item (1 to 50)")
@@ -50,9 +58,9 @@ class ProjectSettingsForm(forms.ModelForm):
                 self.add_error("scale_high", "Give both ends of the scale, or neither.")
             elif low is not None and low >= high:
                 self.add_error("scale_high", "The highest score must be above the lowest.")
-            if not [a for a in (data.get("attributes") or "").split(",") if a.strip()]:
+            if not _attributes(data.get("attributes")):
                 self.add_error("attributes", "Name at least one attribute.")
-        if "principles" in self.fields and not (data.get("principles") or "").strip():
+        if "principles" in self.fields and not _principles(data.get("principles")):
             self.add_error("principles", "Write at least one principle.")
         return data
 
@@ -63,11 +71,11 @@ class ProjectSettingsForm(forms.ModelForm):
         config = dict(self.instance.config or {})
         config["show_suggestions"] = data["show_suggestions"]
         if "attributes" in self.fields:
-            config["attributes"] = [a.strip() for a in data["attributes"].split(",") if a.strip()]
+            config["attributes"] = _attributes(data["attributes"])
             if data["scale_low"] is not None:
                 config["scale"] = [data["scale_low"], data["scale_high"]]
         if "principles" in self.fields:
-            config["principles"] = [p.strip() for p in data["principles"].splitlines() if p.strip()]
+            config["principles"] = _principles(data["principles"])
         values["config"] = config
         return values
 
