@@ -8,7 +8,7 @@ snapshot already covered are dropped by sequence number.
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -16,6 +16,7 @@ from annotation.markdown import render_markdown
 from arena.models import Answer, AnswerState, Battle
 from arena.services import judge_label
 from arena.voters import voter_key_from_cookie
+from config.websocket_auth import pooled_sync_to_async
 from workers import publishing
 
 FORBIDDEN = 4403
@@ -35,6 +36,20 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self._send_snapshot()
 
+    async def dispatch(self, message):
+        """Call the message's handler, without Channels' hop to the shared sync thread first.
+
+        Channels' own dispatch closes stale database connections before every message, on the
+        one thread that every consumer of the process shares for sync code. One hop per chunk
+        queued every socket's chunks on that thread: under load, seconds between a token and the
+        page. This consumer reads the database only through ``pooled_sync_to_async``, which closes
+        stale connections itself around each call, on a thread of the pool.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def disconnect(self, code):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -42,7 +57,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         pass  # the browser only listens; prompts and votes go over HTTP
 
-    @database_sync_to_async
+    @pooled_sync_to_async
     def _battle(self, public_id: str) -> Battle | None:
         key = voter_key_from_cookie(self.scope.get("cookies", {}).get(settings.VOTER_COOKIE_NAME))
         user = self.scope.get("user")
@@ -51,7 +66,7 @@ class BattleConsumer(AsyncJsonWebsocketConsumer):
         judge = judge_label(user=user, voter_key=key or "")
         return Battle.objects.filter(public_id=public_id, voter=judge).first()
 
-    @database_sync_to_async
+    @pooled_sync_to_async
     def _latest_answers(self) -> tuple[str, str, list[Answer]]:
         battle = Battle.objects.get(pk=self.battle.pk)
         answers = list(battle.answers.order_by("-turn", "side")[:2])

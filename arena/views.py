@@ -10,7 +10,7 @@ from django_htmx.http import retarget
 
 from arena import services
 from arena.forms import STRENGTHS, PromptForm, VoteForm
-from arena.models import Battle
+from arena.models import Battle, BattleState
 from arena.selectors import Turn, battle_for_judge, battle_turns, suggested_prompts
 from arena.services import ArenaError, NotYours
 
@@ -87,7 +87,7 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
         if not form.is_valid():
             raise ArenaError(_first_error(form))
-        services.vote_record(
+        judgment, _ = services.vote_record(
             battle=battle, judge=_judge(request), user=request.user, vote=form.vote()
         )
     except ArenaError as refused:
@@ -98,5 +98,7 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("No such battle.") from exc
     if not request.htmx:
         return redirect("arena:battle", public_id=public_id)
-    battle = _get_battle_for_visitor(request, public_id)  # voted now: the panel shows the reveal
+    # Voted now, with this judgment (a retried vote gets the first one): the panel shows the reveal.
+    # Set here rather than read back: the battle's models came with the lookup above.
+    battle.state, battle.judgment = BattleState.VOTED, judgment
     return render(request, "arena/battle.html#vote-panel", _page(battle))

@@ -29,7 +29,9 @@ vote answered; vote, the vote request alone; CPU% (100 = one core) of the web se
 drops, messages channels_redis dropped for a full channel (it logs them in the worker's log).
 A battle fails when a step answers an unexpected status, an answer or the battle fails, it does
 not end within its stream time + ``--battle-timeout``, or a side misses chunks; the kinds and
-samples of the messages are in the JSON.
+samples of the messages are in the JSON. After the table, each agora row's CPU milliseconds per
+battle, process by process, and the battles/s this box's cores allow at that cost (with and
+without the fake server and the client, which share the box only because the benchmark runs here).
 
 Everything runs on this box (2 cores on the reference machine): the client, the fake server and
 the arena share them. Each Celery thread holds a PostgreSQL connection, and the web server opens one per
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import sys
@@ -379,6 +382,40 @@ COLUMNS = [
 ]
 
 
+CPU_PARTS = ("web", "worker", "postgres", "redis", "fake", "client")
+HARNESS = ("fake", "client")  # the load and the model server: on this box only because the benchmark is
+
+
+def cpu_per_battle(row: dict) -> dict | None:
+    """CPU milliseconds each process spent per battle, and the battles/s this box's cores allow at that cost.
+
+    A closed loop of K visitors saturates whatever runs out first; this says whether that is the
+    cores: ``ceiling`` is cores x 1000 ms over the CPU per battle of everything here, and
+    ``ceiling_without_harness`` leaves out the fake model server and the client.
+    """
+    rate, cpu = row["battles_per_s"], row["cpu_pct"]
+    if not rate:
+        return None
+    parts = {name: round(cpu[name] * 10 / rate, 1) for name in CPU_PARTS if cpu.get(name) is not None}
+    total = sum(parts.values())
+    cores = os.cpu_count() or 1
+    return {
+        "ms": parts,
+        "total_ms": round(total, 1),
+        "cores": cores,
+        "ceiling": round(cores * 1000 / total, 1),
+        "ceiling_without_harness": round(cores * 1000 / (total - sum(parts.get(n, 0) for n in HARNESS)), 1),
+    }
+
+
+def _cpu_line(row: dict) -> str:
+    budget = row["cpu_per_battle"]
+    parts = ", ".join(f"{name} {ms:g}" for name, ms in budget["ms"].items())
+    return (f"  {row['target']} K={row['k']}: CPU ms per battle: {parts}; {budget['total_ms']:g} in all, so "
+            f"{budget['cores']} cores allow at most {budget['ceiling']:g} battles/s "
+            f"({budget['ceiling_without_harness']:g} with the fake server and the client elsewhere)")
+
+
 def _pair(stats: dict) -> str:
     return f"{stats['p50']}/{stats['p99']}"
 
@@ -470,6 +507,7 @@ async def run_phases(args, web: str, api: str, emit_log: Path, meter: CpuMeter, 
                 rids = {rid for run in phase.runs if run.ok for rid in run.seen}
                 row = summarize(phase, wall, cpu, read_emit_log(emit_log, rids), args.rate)
                 row["layer_drop_warnings"] = layer_drops(worker_log) - drops_before
+                row["cpu_per_battle"] = cpu_per_battle(row) if target == "agora" else None
                 rows.append(row)
                 save(rows)  # after every row: a run cut short keeps what it measured
                 print(f"  {row['battles_ok']} ok, {row['errors']} errors, {row['battles_per_s']} battles/s, "
@@ -536,6 +574,9 @@ def main() -> None:
             print(f"  {row['target']} K={row['k']} errors {row['error_kinds']}; first: {row['first_error']}")
             for sample in row["error_samples"][1:4]:
                 print(f"      also: {sample}")
+    for row in rows:
+        if row.get("cpu_per_battle"):
+            print(_cpu_line(row))
     for row in rows:
         if row["target"] == "agora" and row["k"] == 50:
             print("targets at K=50 (the issue):")

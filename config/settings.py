@@ -120,10 +120,14 @@ REDIS_URL = env("REDIS_URL")
 # receive costs four round trips per message under one lock, which caps a process near 1k
 # messages/s). Pub/sub keeps nothing for absent listeners; the stream buffer covers late joiners
 # (workers/publishing.py).
+# The same Redis eight times: the layer keeps one subscriber connection per host, and each
+# socket's (un)subscribes wait in turn on that connection's lock, every one held across a
+# round trip. With one, a socket's join waited ~1 s at 50 visitors in benchmarks/streaming.py;
+# with eight, ~0.1 s. Channels and groups are spread over them by name; Redis is still one.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("AGORA_CHANNELS_PREFIX", "agora")},
+        "CONFIG": {"hosts": [REDIS_URL] * 8, "prefix": env("AGORA_CHANNELS_PREFIX", "agora")},
     }
 }
 

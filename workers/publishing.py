@@ -35,12 +35,12 @@ def _redis() -> aioredis.Redis:
 def _group_channel(layer, group: str) -> str | None:
     """The Redis channel a group_send to ``group`` publishes on, when we can publish there ourselves.
 
-    That is when the layer is channels_redis's pub/sub layer on the one Redis of REDIS_URL; any
-    other layer (or several shards) gets its messages through group_send.
+    That is when the layer is channels_redis's pub/sub layer whose hosts are all the Redis of
+    REDIS_URL (settings list it several times, for several subscriber connections); any other
+    layer, or shards on other servers, gets its messages through group_send.
     """
-    if not isinstance(layer, RedisPubSubChannelLayer) or settings.CHANNEL_LAYERS["default"]["CONFIG"].get(
-        "hosts"
-    ) != [settings.REDIS_URL]:
+    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("hosts") or []
+    if not isinstance(layer, RedisPubSubChannelLayer) or {*hosts} != {settings.REDIS_URL}:
         return None
     return layer._get_group_channel_name(group)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core import signing
@@ -95,3 +98,70 @@ def test_a_socket_that_joins_mid_stream_gets_every_chunk_once(db):
         assert [c["seq"] for c in chunks] == list(range(first, first + len(chunks)))  # no gap, no repeat
         assert snapshot["text"] + "".join(c["text"] for c in chunks) == answer.text
         assert [f["t"] for f in mine][-1] == "done"
+
+
+
+@contextlib.asynccontextmanager
+async def shared_sync_thread_held():
+    """Hold the one thread that sync_to_async's default (thread-sensitive) calls share, for the block."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        release.wait(15)
+
+    holding = asyncio.ensure_future(sync_to_async(hold)())
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    try:
+        yield release
+    finally:
+        release.set()
+        await holding
+
+
+def test_chunks_reach_the_socket_while_the_shared_sync_thread_is_busy(two_models):
+    """A chunk is relayed on the event loop alone: no hop to the sync thread all consumers share.
+
+    Another consumer's database work (or anything run by sync_to_async) holds that thread here
+    until the chunk has arrived; a relay that waited for the thread would never see it arrive.
+    """
+    battle = services.battle_create(prompt="Busy thread.", judge="voter:busy")
+
+    async def watch() -> dict:
+        socket = communicator(battle.public_id, "busy")
+        connected, _ = await socket.connect()
+        assert connected
+        while (await socket.receive_json_from(timeout=10))["t"] != "state":
+            pass  # the snapshot of the queued answers
+        async with shared_sync_thread_held() as release:
+            chunk = {"type": "arena.chunk", "turn": 0, "side": 1, "seq": 0, "text": "hello"}
+            await get_channel_layer().group_send(battle.group_name, chunk)
+            frame = await socket.receive_json_from(timeout=5)
+            assert not release.is_set()
+        await socket.disconnect()
+        await database_sync_to_async(connections.close_all)()
+        return frame
+
+    assert asyncio.run(watch()) == {"t": "chunk", "turn": 0, "side": 1, "seq": 0, "text": "hello"}
+
+
+def test_a_socket_connects_while_the_shared_sync_thread_is_busy(two_models):
+    """The handshake's session, user and battle reads run on the thread pool, not on the shared thread."""
+    battle = services.battle_create(prompt="Busy connect.", judge="voter:early")
+
+    async def watch() -> tuple[bool, list[dict]]:
+        async with shared_sync_thread_held() as release:
+            socket = communicator(battle.public_id, "early")
+            connected, _ = await socket.connect(timeout=5)
+            frames = [await socket.receive_json_from(timeout=5)]
+            while frames[-1]["t"] != "state":
+                frames.append(await socket.receive_json_from(timeout=5))
+            assert not release.is_set()
+        await socket.disconnect()
+        await database_sync_to_async(connections.close_all)()
+        return connected, frames
+
+    connected, frames = asyncio.run(watch())
+    assert connected
+    assert [(f["t"], f.get("side")) for f in frames] == [("snapshot", 0), ("snapshot", 1), ("state", None)]
