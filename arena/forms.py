@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
-from arena.services import VOTE_CHOICES, Vote
+from arena.services import VOTE_CHOICES, ArenaError, Vote, prompt_length_check
 
 STRENGTHS = [(-3, "A much better"), (-2, "A better"), (-1, "A slightly better"), (0, "About the same"),
              (1, "B slightly better"), (2, "B better"), (3, "B much better")]
@@ -10,8 +11,23 @@ SCORES = [(n, str(n)) for n in range(1, 8)]
 
 
 class PromptForm(forms.Form):
-    # Emptiness, length and moderation are the service's checks (services.prompt_check), in one place.
+    # CharField refuses NUL ("Null characters are not allowed.") before clean_prompt runs. Emptiness and
+    # moderation stay the service's checks (services.prompt_check); the length is refused here already,
+    # with the service's message, so no over-long text goes further than the form.
     prompt = forms.CharField(required=False, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read per form, not at import, so a changed setting applies at once.
+        self.fields["prompt"].max_length = settings.AGORA_ARENA_MAX_PROMPT_CHARS
+
+    def clean_prompt(self) -> str:
+        text = self.cleaned_data["prompt"]
+        try:
+            prompt_length_check(text)
+        except ArenaError as refused:
+            raise forms.ValidationError(refused.message, code="max_length") from None
+        return text
 
 
 class VoteForm(forms.Form):
@@ -22,6 +38,19 @@ class VoteForm(forms.Form):
     score_a = forms.TypedChoiceField(choices=SCORES, coerce=int, required=False, empty_value=None)
     score_b = forms.TypedChoiceField(choices=SCORES, coerce=int, required=False, empty_value=None)
     rationale = forms.CharField(required=False, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rationale"].max_length = settings.AGORA_ARENA_MAX_RATIONALE_CHARS
+
+    def clean_rationale(self) -> str:
+        text = self.cleaned_data["rationale"]
+        limit = settings.AGORA_ARENA_MAX_RATIONALE_CHARS
+        if len(text) > limit:
+            raise forms.ValidationError(
+                f"That reason is {len(text):,} characters long; the limit is {limit:,}.", code="max_length"
+            )
+        return text
 
     def vote(self) -> Vote:
         data = self.cleaned_data

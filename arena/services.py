@@ -42,7 +42,15 @@ class RateLimited(ArenaError):
 
 
 class NoModelsAvailable(ArenaError):
+    """Models that could answer exist, but all are at their concurrency limit: a moment later one may be free."""
+
     status = 503
+
+
+class NoModelCanAnswer(ArenaError):
+    """Fewer than two active models can answer this prompt at all: waiting will not change that."""
+
+    status = 422
 
 
 class VoteRefused(ArenaError):
@@ -62,13 +70,17 @@ def judge_label(*, user, voter_key: str) -> str:
 # --- checks -----------------------------------------------------------------
 
 
+def prompt_length_check(text: str) -> None:
+    limit = settings.AGORA_ARENA_MAX_PROMPT_CHARS
+    if len(text) > limit:
+        raise ArenaError(f"That prompt is {len(text):,} characters long; the limit is {limit:,}.")
+
+
 def prompt_check(text: str) -> str:
     text = (text or "").strip()
     if not text:
         raise ArenaError("Type a prompt first.")
-    limit = settings.AGORA_ARENA_MAX_PROMPT_CHARS
-    if len(text) > limit:
-        raise ArenaError(f"That prompt is {len(text):,} characters long; the limit is {limit:,}.")
+    prompt_length_check(text)
     refusal = moderation.moderate(text)
     if refusal:
         raise ArenaError(refusal)
@@ -82,18 +94,46 @@ def rate_check(*, judge: str, client_ip: str | None) -> None:
         raise RateLimited("Too many prompts in the last minute. Wait a moment and try again.")
 
 
+REGISTER_A_MODEL = (
+    'To ask anything, register a model server: python manage.py add_model "NAME" --backend openai '
+    '--endpoint http://HOST:8000/v1 --model-id MODEL (see "Adding a model" in the README).'
+)
+
+
+def _why_none_can_answer(active: list[ArenaModel], able: list[ArenaModel]) -> str:
+    if any(model.backend == "replay" for model in active):
+        return ("The models here replay recorded answers, so they answer only the recorded prompts offered on "
+                f"the arena page. Pick one of those. {REGISTER_A_MODEL}")
+    if not active:
+        return f"No models are registered yet, so no battle can start. {REGISTER_A_MODEL}"
+    return (f"Only {len(able)} of the {len(active)} active models can answer this prompt, and a battle needs "
+            f"two. {REGISTER_A_MODEL}")
+
+
 def eligible_models(messages: list[dict]) -> list[ArenaModel]:
-    """Active models with spare capacity that can answer this conversation."""
+    """Two or more active models that can answer this conversation and have spare capacity.
+
+    The two refusals differ because what the visitor should do differs: when fewer than two models can
+    answer the prompt at all (replay models know only their recorded prompts), trying again never helps
+    and the answer is a 4xx saying what would; when the able ones are all at their concurrency limit,
+    it is a 503 and a moment later one may be free.
+    """
+    active = list(ArenaModel.objects.filter(active=True))
+    able = [model for model in active if backend_for(model.spec()).can_answer(messages)]
+    if len(able) < 2:
+        raise NoModelCanAnswer(_why_none_can_answer(active, able))
     busy = dict(
-        Answer.objects.filter(state__in=[AnswerState.QUEUED, AnswerState.GENERATING])
+        Answer.objects.filter(state__in=[AnswerState.QUEUED, AnswerState.GENERATING], model__in=able)
         .values_list("model_id")
         .annotate(n=Count("id"))
     )
-    return [
-        model
-        for model in ArenaModel.objects.filter(active=True)
-        if busy.get(model.pk, 0) < model.max_concurrency and backend_for(model.spec()).can_answer(messages)
-    ]
+    free = [model for model in able if busy.get(model.pk, 0) < model.max_concurrency]
+    if len(free) < 2:
+        raise NoModelsAvailable(
+            "The models that can answer this prompt are all busy with other battles right now. "
+            "Send it again in a minute."
+        )
+    return free
 
 
 # --- battles and turns ------------------------------------------------------
@@ -144,11 +184,6 @@ def battle_create(
     text = prompt_check(prompt)
     rate_check(judge=judge, client_ip=client_ip)
     models = eligible_models([{"role": "user", "content": text}])
-    if len(models) < 2:
-        raise NoModelsAvailable(
-            "Fewer than two models can answer this prompt right now. "
-            "Pick one of the suggested prompts, or try again in a moment."
-        )
     rng = rng or random.SystemRandom()
     first, second = sampling_policy().pick(models, rng)
     if rng.random() < 0.5:  # the side shown on the left is a coin flip, whatever the policy
@@ -158,6 +193,16 @@ def battle_create(
         battle = Battle.objects.create(voter=judge, user=signed_in, model_a=first, model_b=second)
         _answers_create(battle, 0, text)
     return battle
+
+
+def sides_can_continue(battle: Battle, answers: list[Answer], prompt: str) -> bool:
+    """Whether both models can take this next turn (a replay model answers only a first prompt)."""
+    return all(
+        backend_for(battle.model_at(side).spec()).can_answer(
+            conversation(answers, side) + [{"role": "user", "content": prompt}]
+        )
+        for side in (0, 1)
+    )
 
 
 def _locked_battle(battle_id: int, judge: str) -> Battle:
@@ -189,13 +234,11 @@ def turn_add(*, battle: Battle, prompt: str, judge: str, client_ip: str | None =
             raise ArenaError(
                 f"A battle has at most {settings.AGORA_ARENA_MAX_TURNS} turns. Vote now, or start a new battle."
             )
-        for side in (0, 1):
-            messages = conversation(answers, side) + [{"role": "user", "content": text}]
-            if not backend_for(battle.model_at(side).spec()).can_answer(messages):
-                raise ArenaError(
-                    "These models can only answer the prompts they have recorded, so this battle cannot go on. "
-                    "Vote on it, or start a new battle."
-                )
+        if not sides_can_continue(battle, answers, text):
+            raise ArenaError(
+                "These models can only answer the prompts they have recorded, so this battle cannot go on. "
+                "Vote on it, or start a new battle."
+            )
         rate_check(judge=judge, client_ip=client_ip)
         battle.state = BattleState.GENERATING
         battle.ready_at = None

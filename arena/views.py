@@ -6,12 +6,12 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.http import retarget
+from django_htmx.http import reswap, retarget
 
 from arena import services
 from arena.forms import STRENGTHS, PromptForm, VoteForm
 from arena.models import Battle, BattleState
-from arena.selectors import Turn, battle_for_judge, battle_turns, suggested_prompts
+from arena.selectors import Turn, battle_for_judge, battle_turns, followup_offered, prompt_offer
 from arena.services import ArenaError, NotYours
 
 
@@ -28,7 +28,14 @@ def _get_battle_for_visitor(request: HttpRequest, public_id: str) -> Battle:
 
 
 def _page(battle: Battle, **extra) -> dict:
-    return {"battle": battle, "strengths": STRENGTHS, "score_range": range(1, 8), **extra}
+    return {"battle": battle, "strengths": STRENGTHS, "score_range": range(1, 8),
+            "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS,
+            "max_rationale_chars": settings.AGORA_ARENA_MAX_RATIONALE_CHARS, **extra}
+
+
+def _vote_panel(battle: Battle, **extra) -> dict:
+    # Once the panel shows the reveal, the same response removes the follow-up box (out of band).
+    return _page(battle, drop_followup=battle.state == BattleState.VOTED, **extra)
 
 
 def _first_error(form) -> str:
@@ -38,40 +45,44 @@ def _first_error(form) -> str:
 def index(request: HttpRequest) -> HttpResponse:
     form = PromptForm(request.POST if request.method == "POST" else None)
     error, status = "", 200
-    if request.method == "POST" and form.is_valid():
-        try:
+    try:
+        if request.method == "POST":
+            if not form.is_valid():
+                raise ArenaError(_first_error(form))
             battle = services.battle_create(
                 prompt=form.cleaned_data["prompt"], judge=_judge(request), user=request.user,
                 client_ip=request.META.get("REMOTE_ADDR"),
             )
-        except ArenaError as refused:
-            error, status = refused.message, refused.status
-        else:
             return redirect("arena:battle", public_id=battle.public_id)
-    context = {"form": form, "error": error, "suggestions": suggested_prompts(),
+    except ArenaError as refused:
+        error, status = refused.message, refused.status
+    context = {"form": form, "error": error, "offer": prompt_offer(),
                "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS}
     return render(request, "arena/index.html", context, status=status)
 
 
 def battle(request: HttpRequest, public_id: str) -> HttpResponse:
     battle = _get_battle_for_visitor(request, public_id)
-    return render(request, "arena/battle.html", _page(battle, turns=battle_turns(battle)))
+    turns = battle_turns(battle)
+    return render(request, "arena/battle.html", _page(battle, turns=turns, followup=followup_offered(battle, turns)))
 
 
 @require_POST
 def turn(request: HttpRequest, public_id: str) -> HttpResponse:
     battle = _get_battle_for_visitor(request, public_id)
     form = PromptForm(request.POST)
-    form.is_valid()  # a text field: only the service can refuse it
     try:
+        if not form.is_valid():
+            raise ArenaError(_first_error(form))
         answers = services.turn_add(
             battle=battle, prompt=form.cleaned_data["prompt"], judge=_judge(request),
             client_ip=request.META.get("REMOTE_ADDR"),
         )
     except ArenaError as refused:
+        # The message replaces the form's error paragraph, whatever the form's own swap (beforeend in #turns).
         response = render(request, "arena/battle.html#followup-error", {"error": refused.message},
                           status=refused.status)
-        return retarget(response, "#followup-error")
+        return reswap(retarget(response, "#followup-error"), "outerHTML")
     except NotYours as exc:
         raise Http404("No such battle.") from exc
     if not request.htmx:
@@ -92,7 +103,7 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
         )
     except ArenaError as refused:
         battle = _get_battle_for_visitor(request, public_id)  # its state now, with what the panel shows
-        return render(request, "arena/battle.html#vote-panel", _page(battle, error=refused.message),
+        return render(request, "arena/battle.html#vote-panel", _vote_panel(battle, error=refused.message),
                       status=refused.status)
     except NotYours as exc:
         raise Http404("No such battle.") from exc
@@ -101,4 +112,4 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
     # Voted now, with this judgment (a retried vote gets the first one): the panel shows the reveal.
     # Set here rather than read back: the battle's models came with the lookup above.
     battle.state, battle.judgment = BattleState.VOTED, judgment
-    return render(request, "arena/battle.html#vote-panel", _page(battle))
+    return render(request, "arena/battle.html#vote-panel", _vote_panel(battle))

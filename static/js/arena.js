@@ -23,7 +23,15 @@
     const body = el.querySelector(".body");
     const status = el.querySelector(".answer-status");
     if (a.html !== null) {
-      body.innerHTML = a.html;
+      if (a.html.trim()) {
+        body.innerHTML = a.html;
+      } else {
+        // Done with no text at all: say so, rather than leave a blank pane that looks still to come.
+        const empty = document.createElement("p");
+        empty.className = "empty-answer";
+        empty.textContent = "This model returned an empty answer.";
+        body.replaceChildren(empty);
+      }
       el.dataset.state = "done";
       el.setAttribute("aria-busy", "false");
       status.textContent = "";
@@ -101,10 +109,14 @@
   document.body.addEventListener("htmx:afterSwap", () => {
     Object.keys(answers).forEach((key) => { const [t, s] = key.split("-"); draw(t, s); });
   });
+  // The state before a follow-up was sent: a refused one (any 4xx, whose message htmx swaps in, or a
+  // failed request) puts it back, so the vote and the follow-up box work again at once.
+  let beforeFollowup = null;
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     if (event.detail.elt && event.detail.elt.id === "followup-form") {
       const error = document.getElementById("followup-error");
       if (error) error.textContent = "";
+      beforeFollowup = state;
       setState("generating");
       if (!socket || socket.readyState > 1) connect();
     }
@@ -112,7 +124,13 @@
   document.body.addEventListener("htmx:afterRequest", (event) => {
     const elt = event.detail.elt;
     if (elt && elt.id === "followup-form") {
-      if (event.detail.successful) elt.reset(); else setState("ready");
+      const xhr = event.detail.xhr;
+      if (event.detail.successful && xhr && xhr.status < 400) {
+        elt.reset();
+      } else if (state === "generating" && beforeFollowup) {
+        setState(beforeFollowup);
+      }
+      beforeFollowup = null;
     }
   });
 

@@ -11,7 +11,15 @@ from django.utils import timezone
 from annotation.models import Candidate, Comparison, Judgment, Score
 from arena import services
 from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
-from arena.services import ArenaError, NoModelsAvailable, NotYours, RateLimited, Vote, VoteRefused
+from arena.services import (
+    ArenaError,
+    NoModelCanAnswer,
+    NoModelsAvailable,
+    NotYours,
+    RateLimited,
+    Vote,
+    VoteRefused,
+)
 from tests.arena.conftest import register_openai
 
 JUDGE = "voter:visitor-1"
@@ -74,11 +82,30 @@ def test_a_model_at_its_concurrency_limit_sits_out_new_battles(db, fake_openai):
         assert busy not in (battle.model_a, battle.model_b)
 
 
-def test_fewer_than_two_models_is_a_clear_refusal(db, fake_openai):
-    register_openai("Alone", "a", fake_openai.url)
-    with pytest.raises(NoModelsAvailable, match="Fewer than two models"):
+def test_fewer_than_two_models_is_a_refusal_that_says_how_to_add_one(db, fake_openai):
+    with pytest.raises(NoModelCanAnswer, match="No models are registered yet") as none:
         services.battle_create(prompt="Hi", judge=JUDGE)
+    register_openai("Alone", "a", fake_openai.url)
+    with pytest.raises(NoModelCanAnswer, match="Only 1 of the 1 active models") as one:
+        services.battle_create(prompt="Hi", judge=JUDGE)
+    for refusal in (none.value, one.value):
+        assert refusal.status == 422  # waiting would not help, so it is not a 503
+        assert "python manage.py add_model" in refusal.message and "--backend openai --endpoint" in refusal.message
+        assert "try again" not in refusal.message.lower()
     assert not Battle.objects.exists()
+
+
+def test_when_the_able_models_are_all_busy_the_refusal_is_a_503_that_says_so(db, fake_openai):
+    models = [register_openai(f"Busy {n}", f"b{n}", fake_openai.url, max_concurrency=1) for n in range(2)]
+    services.battle_create(prompt="one", judge=JUDGE)  # takes each model's only slot
+    with pytest.raises(NoModelsAvailable, match="all busy with other battles") as busy:
+        services.battle_create(prompt="two", judge=JUDGE)
+    assert busy.value.status == 503
+    assert Battle.objects.count() == 1
+    ArenaModel.objects.filter(pk=models[0].pk).update(max_concurrency=2)
+    register_openai("Free", "f", fake_openai.url, max_concurrency=1)
+    battle = services.battle_create(prompt="three", judge=JUDGE)
+    assert {battle.model_a.name, battle.model_b.name} == {"Busy 0", "Free"}
 
 
 def test_replay_models_only_battle_on_prompts_they_know(db):
@@ -87,8 +114,10 @@ def test_replay_models_only_battle_on_prompts_they_know(db):
 
     assert replay_models_register() == 59
     assert replay_models_register() == 0  # idempotent
-    with pytest.raises(NoModelsAvailable):
+    with pytest.raises(NoModelCanAnswer, match="answer only the recorded prompts") as unknown:
         services.battle_create(prompt="Write a poem about my cat", judge=JUDGE)
+    assert "python manage.py add_model" in unknown.value.message
+    assert not Battle.objects.exists()
     battle = services.battle_create(prompt=known_prompts()[0]["text"], judge=JUDGE)
     assert battle.model_a.backend == battle.model_b.backend == "replay"
 
