@@ -12,7 +12,9 @@ what a visitor saw while the answers were still streaming, not only the end resu
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from annotation.models import Comparison
 from arena.models import Battle, BattleState
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
 from tests.e2e.browser import browser_context
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAI, FakeOpenAIServer
 from workers.generation import BATTLE_FAILED
 
 pytestmark = pytest.mark.browser
@@ -389,3 +391,123 @@ def test_a_follow_up_turn_streams_to_both_models(arena, fast_openai):
             {"role": "assistant", "content": shown[0, side]},
             {"role": "user", "content": second},
         ]
+
+
+def test_a_prompt_no_model_knows_is_refused_with_what_to_do_and_the_recorded_prompts_lead(arena):
+    from arena.registry import replay_models_register
+
+    replay_models_register()
+    own = "Write a poem about my cat."
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        page.goto("/arena/")
+        expect(page.get_by_role("heading", name="Start with one of the 13 recorded prompts")).to_be_visible()
+        expect(page.locator("button.suggestion")).to_have_count(13)
+        page.get_by_label("Your prompt").fill(own)
+        page.get_by_role("button", name="Send to two models").click()
+        error = page.get_by_role("alert")
+        expect(error).to_contain_text("answer only the recorded prompts")
+        expect(error).to_contain_text("python manage.py add_model")
+        message = error.inner_text()
+        expect(page).to_have_url(re.compile(r"/arena/$"))
+        expect(page.get_by_label("Your prompt")).to_have_value(own)
+        # The way in the page offers does start a battle, and one that offers no follow-up.
+        page.locator("button.suggestion").first.click()
+        expect(page).to_have_url(re.compile(r"/arena/b/[\w-]+/$"))
+        expect(page.locator("#vote-form")).to_be_visible()
+        expect(page.locator("#followup-form")).to_have_count(0)
+
+    assert "try again" not in message.lower()
+    assert Battle.objects.count() == 1
+
+
+def test_a_refused_follow_up_leaves_the_battle_ready_to_vote(arena, fast_openai):
+    for name, model_id in zip(MODEL_NAMES, MODEL_IDS, strict=True):
+        register_openai(name, model_id, fast_openai.url)
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        public_id = ask(page, "Name a river.")
+        wait_until_done(page, 0)
+        vote_a = page.get_by_role("button", name="A is better")
+        expect(vote_a).to_be_enabled()
+        # A NUL cannot be typed, but a paste or a script can put one in the box.
+        page.locator("#id_followup").evaluate("(box) => { box.value = 'And then?\\u0000'; }")
+        for _ in range(2):  # refused twice: still one message, not one more per refusal
+            with page.expect_response(lambda response: response.url.endswith("/turns")) as refusal:
+                page.get_by_role("button", name="Send follow-up").click()
+            assert refusal.value.status == 400
+            expect(page.locator("#followup-error")).to_have_text("Null characters are not allowed.")
+            expect(page.locator("[id=followup-error]")).to_have_count(1)
+            expect(page.locator("#battle")).to_have_attribute("data-state", "ready")
+            expect(vote_a).to_be_enabled()
+            expect(page.get_by_role("button", name="Send follow-up")).to_be_enabled()
+        expect(page.locator(".turn")).to_have_count(1)
+        status = page.locator("#battle-status").inner_text()
+        vote_a.click()
+        expect(page.locator(".reveal strong.model-name")).to_have_count(2)
+        expect(page.locator("#followup-form")).to_have_count(0)  # no follow-up after the vote
+
+    assert status == "Both answers are in. Vote below."
+    battle = Battle.objects.select_related("judgment").get(public_id=public_id)
+    assert battle.state == BattleState.VOTED and battle.judgment.outcome == "a"
+    assert battle.answers.count() == 2
+
+
+class HeldEmptyAnswers(FakeOpenAI):
+    """A model whose id says "empty" answers nothing at all (a finish and no text), once `release` is set:
+    the test lets it finish only when the page is already listening, so its label is drawn live."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.release = threading.Event()
+
+    async def _stream(self, request, record, words, rate):
+        if "empty" not in record.model:
+            return await super()._stream(request, record, words, rate)
+        while not (self.release.is_set() or self.closing.is_set()):
+            await asyncio.sleep(0.02)
+        return await super()._stream(request, record, [], rate)
+
+
+@pytest.fixture
+def empty_openai():
+    server = FakeOpenAIServer()
+    server.handlers = HeldEmptyAnswers(tokens=FAST_TOKENS, rate=40)
+    with server:
+        yield server
+
+
+def test_an_empty_answer_is_labelled_live_and_on_reload_and_can_be_voted_on(arena, empty_openai):
+    register_openai(MODEL_NAMES[0], MODEL_IDS[0], empty_openai.url)
+    register_openai("Silent Model 1B", "silent-empty-1b", empty_openai.url)
+    label = "This model returned an empty answer."
+
+    with browser_visit(arena) as visit:
+        page = visit.page
+        public_id = ask(page, "Say something.")
+        # The other answer arrived over the socket: the page is live when the empty one finishes.
+        expect(page.locator("article.answer[data-state=done]")).to_have_count(1, timeout=STREAM_TIMEOUT_MS)
+        expect(page.locator(".empty-answer")).to_have_count(0)
+        empty_openai.handlers.release.set()
+        wait_until_done(page, 0)
+        live = page.locator("article.answer", has=page.locator(".empty-answer"))
+        expect(live).to_have_count(1)
+        expect(live.locator(".body")).to_have_text(label)
+        empty_id = live.get_attribute("id")
+        expect(page.get_by_role("button", name="A is better")).to_be_enabled()
+        page.reload()
+        expect(page.locator(f"#{empty_id} .body")).to_have_text(label)
+        expect(page.locator(".empty-answer")).to_have_count(1)
+        page.get_by_role("button", name="Both are bad").click()
+        expect(page.locator(".reveal strong.model-name")).to_have_count(2)
+
+    battle = Battle.objects.select_related("model_a", "model_b", "judgment").get(public_id=public_id)
+    empty_side = int(empty_id.rsplit("-", 1)[1])
+    assert battle.model_at(empty_side).name == "Silent Model 1B"
+    assert battle.answers.get(side=empty_side).text == ""
+    assert battle.state == BattleState.VOTED and battle.judgment.both_bad
+    assert [c.text == "" for c in battle.judgment.comparison.candidates.order_by("position")] == [
+        side == empty_side for side in (0, 1)
+    ]
