@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from annotation.models import Project, RationaleMode, TaskType
+from annotation.storable import text_refusal
 
 MAX_RATIONALE_CHARS = 4000
 
@@ -94,7 +95,8 @@ def answer_check(project: Project, display_order: list[int], data: dict) -> Answ
         raise AnswerError("this project asks for a rationale: say briefly why")
     if project.rationale == RationaleMode.OFF:
         rationale = ""
-    if len(rationale) > MAX_RATIONALE_CHARS:
-        raise AnswerError(f"the rationale is too long ({len(rationale)} characters; at most {MAX_RATIONALE_CHARS})")
+    refusal = text_refusal(rationale, what="the rationale", max_chars=MAX_RATIONALE_CHARS)
+    if refusal:
+        raise AnswerError(refusal)
     answer.rationale = rationale
     return answer

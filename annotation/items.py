@@ -15,6 +15,7 @@ whole file, naming its line, so nothing is half-imported. Re-importing a file ad
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from annotation.candidates import style_fields
 from annotation.imports.records import RowError, read_csv_records, read_json_records
 from annotation.imports.rows import (
     MAX_CANDIDATES,
+    check_json,
     check_label,
     check_messages,
     check_text,
@@ -73,11 +75,12 @@ def _row(project: Project, data: dict) -> ItemRow:
         raise RowError("each record must be an object")
     if "messages" in data:
         context = _json_field(data["messages"], "messages")
-    elif (data.get("prompt") or "").strip():
+    elif isinstance(data.get("prompt"), str) and data["prompt"].strip():
         context = [{"role": "user", "content": data["prompt"]}]
     else:
         raise RowError("a record needs a prompt (or messages)")
     check_messages(context, "messages")
+    check_json(context, "messages")
     if "candidates" in data:
         raw = _json_field(data["candidates"], "candidates")
         if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
@@ -96,17 +99,21 @@ def _row(project: Project, data: dict) -> ItemRow:
         check_text(text, f"candidate {i} text")
     gold = data.get("gold")
     if isinstance(gold, str) and gold.strip().startswith("{"):
-        gold = json.loads(gold)
+        gold = _json_field(gold, "gold")
+    check_json(gold, "gold")
     try:
         tolerance = float(data.get("gold_tolerance") or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RowError("gold_tolerance must be a number") from None
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise RowError("gold_tolerance must be a number of 0 or more")
     identity = str(data["id"]) if data.get("id") not in (None, "") else content_key("c", context, candidates)
     key = f"project:{project.slug}:{identity}"
     check_label(key, "id")
-    return ItemRow(key=key, context=context, candidates=candidates, category=str(data.get("category") or "")[:100],
-                   language=str(data.get("language") or "")[:50], gold=gold if gold not in ("", None) else None,
-                   gold_tolerance=tolerance)
+    category = check_label(str(data.get("category") or ""), "category", max_length=100, required=False)
+    language = check_label(str(data.get("language") or ""), "language", max_length=50, required=False)
+    return ItemRow(key=key, context=context, candidates=candidates, category=category, language=language,
+                   gold=gold if gold not in ("", None) else None, gold_tolerance=tolerance)
 
 
 def items_import(*, project: Project, path: Path) -> ItemsReport:

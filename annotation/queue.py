@@ -34,6 +34,7 @@ from annotation.models import (
     Source,
     TaskType,
 )
+from annotation.storable import text_refusal
 
 
 class QueueError(Exception):
@@ -60,6 +61,8 @@ class TaskNotFound(QueueError):
 # rows other claims hold), count the lease on it, and write the lease with the candidates in a
 # random order. The annotator's old row for the item can only be an expired lease (anything else
 # made the item ineligible), so the conflict branch revives exactly that one.
+MAX_SKIP_REASON_CHARS = Assignment._meta.get_field("skip_reason").max_length
+
 CLAIM_SQL = """
     WITH picked AS (
         SELECT i.id FROM annotation_item i
@@ -279,6 +282,9 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str) -> Assignment
     reason = (reason or "").strip()
     if not reason:
         raise QueueError("Say briefly why you skip this task (it helps the project's owners).")
+    refusal = text_refusal(reason, what="The reason", max_chars=MAX_SKIP_REASON_CHARS)
+    if refusal:
+        raise QueueError(f"{refusal}.")
     with transaction.atomic():
         assignment = _lock_own(assignment_id, annotator)
         if assignment.state != AssignmentState.LEASED:
@@ -287,7 +293,7 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str) -> Assignment
         Item.objects.select_for_update().filter(pk=assignment.item_id).first()
         Item.objects.filter(pk=assignment.item_id).update(taken=F("taken") - 1, open=Q(is_gold=True) |
                                                           Q(taken__lte=project.overlap))
-        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SKIPPED, skip_reason=reason[:500],
+        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SKIPPED, skip_reason=reason,
                                                            finished_at=timezone.now())
     assignment.refresh_from_db()
     return assignment

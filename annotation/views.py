@@ -15,6 +15,7 @@ from annotation.queue import (
     assignment_submit,
     project_progress,
 )
+from annotation.storable import int_refusal
 from annotation.tasks_view import task_context
 
 # Raw SQL, not a queryset: this runs on every annotator request, and building and compiling the
@@ -80,11 +81,11 @@ def _own_assignment(request, project: Project, assignment_id: int) -> Assignment
 @require_POST
 def submit(request, slug: str, assignment_id: int):
     project = _project_for(request, slug)
+    # The page's own clock, so a refusal here is a tampered or broken page: say so, keep the task.
+    spent, refusal = int_refusal(request.POST.get("time_spent_ms"), what="time_spent_ms")
     try:
-        spent = int(request.POST.get("time_spent_ms") or 0) or None
-    except ValueError:
-        spent = None
-    try:
+        if refusal:
+            raise AnswerError(refusal)
         # The submit checks that the task is this annotator's, in this project: no lookup before it.
         assignment_submit(assignment_id=assignment_id, annotator=request.user, data=request.POST,
                           time_spent_ms=spent, project=project)

@@ -265,6 +265,14 @@ def judgments_since(last_judgment_id: int | None) -> int:
     return qs.count()
 
 
+def category_known(name: str) -> bool:
+    """Whether any comparison has this category: a board is only fitted for a category that exists."""
+    from annotation.models import Comparison
+    from annotation.storable import storable_text_problem
+
+    return not storable_text_problem(name) and Comparison.objects.filter(category=name).exists()
+
+
 def categories() -> list[str]:
     from annotation.models import Comparison
 

@@ -1,11 +1,14 @@
+from dataclasses import replace
+
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Source
 from annotation.selectors import pairwise_results
 from ratings import charts, selectors
-from ratings.boards import board_from_query
+from ratings.boards import Board, board_from_query
 from ratings.services import run_create
 
 
@@ -22,9 +25,18 @@ def _groups(result: dict | None) -> list[dict]:
     ]
 
 
+def _known_board(query) -> tuple[Board, str]:
+    """The board the query names, or the nearest one (all categories) when its category has no judgments;
+    a page view must not queue a fit for any text a visitor types. The second value says what was refused."""
+    board = board_from_query(query)
+    if board.category and not selectors.category_known(board.category):
+        return replace(board, category=""), "No judgments have that category; showing all categories."
+    return board, ""
+
+
 def leaderboard(request):
     """Anyone may read the board. A board never fitted gets its first fit queued (one at a time)."""
-    board = board_from_query(request.GET)
+    board, refusal = _known_board(request.GET)
     run = selectors.run_latest(board)
     in_flight = selectors.run_in_flight(board)
     if run is None and in_flight is None:
@@ -32,6 +44,7 @@ def leaderboard(request):
     result = run.result if run else None
     context = {
         "board": board,
+        "refusal": refusal,
         "query": request.GET,
         "run": run,
         "in_flight": in_flight,
@@ -45,13 +58,15 @@ def leaderboard(request):
     }
     template = "ratings/leaderboard.html#fit-status" if request.htmx and request.GET.get("poll") else (
         "ratings/leaderboard.html")
-    return render(request, template, context)
+    return render(request, template, context, status=404 if refusal else 200)
 
 
 @staff_member_required
 @require_POST
 def refit(request):
-    board = board_from_query(request.POST)
+    board, refusal = _known_board(request.POST)
+    if refusal:
+        raise Http404(refusal)
     if selectors.run_in_flight(board) is None:
         run_create(board=board, trigger="manual")
     return redirect(f"{request.path.rsplit('refit/', 1)[0]}?{request.POST.get('query', '')}")

@@ -58,7 +58,7 @@ def parse(record: Record, now: datetime) -> Row:
 
     outcome, both_bad = None, False
     if data.get("winner") is not None:
-        if data["winner"] not in WINNERS:
+        if not isinstance(data["winner"], str) or data["winner"] not in WINNERS:
             raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {data['winner']!r}")
         outcome, both_bad = WINNERS[data["winner"]]
 

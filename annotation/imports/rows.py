@@ -15,6 +15,7 @@ from datetime import datetime
 
 from annotation.imports.records import RowError
 from annotation.models import JudgeKind, Outcome, Source
+from annotation.storable import INT32_MAX, json_problem, text_refusal
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CANDIDATES = 16
@@ -127,22 +128,32 @@ def check_text(value, name: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise RowError(f"{name} must be text, got {type(value).__name__}")
-    if len(value) > MAX_TEXT_CHARS:
-        raise RowError(f"{name} is longer than {MAX_TEXT_CHARS:,} characters")
-    if "\x00" in value:
-        raise RowError(f"{name} contains a NUL character")
+    refusal = text_refusal(value, what=name, max_chars=MAX_TEXT_CHARS)
+    if refusal:
+        raise RowError(refusal)
     return value
 
 
-def check_label(value, name: str, *, max_length: int = 200) -> str:
+def check_label(value, name: str, *, max_length: int = 200, required: bool = True) -> str:
+    if not required and value in (None, ""):
+        return ""
     if not isinstance(value, str) or not value.strip():
         raise RowError(f"{name} must be a non-empty string")
-    if len(value) > max_length:
-        raise RowError(f"{name} is longer than {max_length} characters")
+    refusal = text_refusal(value, what=name, max_chars=max_length)
+    if refusal:
+        raise RowError(refusal)
     return value
 
 
-def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int | None:
+def check_json(value, name: str):
+    """A value for a jsonb column: every string storable, every number finite."""
+    problem = json_problem(value, name)
+    if problem:
+        raise RowError(problem)
+    return value
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = INT32_MAX) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -162,14 +173,25 @@ def check_number(value, name: str) -> float:
     return float(value)
 
 
+def _int_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+
+
 def check_row(row: Row) -> Row:
     """Everything the database would refuse, said in words and before writing."""
     comparison, judgment = row.comparison, row.judgment
     check_label(comparison.key, "comparison key")
     check_messages(comparison.context, "context")
+    check_json(comparison.context, "context")
+    check_label(comparison.category, "category", max_length=100, required=False)
+    check_label(comparison.language, "language", max_length=50, required=False)
+    check_json(comparison.metadata, "comparison metadata")
     if comparison.source not in Source.values:
         raise RowError(f"source must be one of {', '.join(Source.values)}, got {comparison.source!r}")
-    positions = [c.position for c in comparison.candidates]
+    positions = [check_int(c.position, "candidate position", low=0, high=MAX_CANDIDATES - 1)
+                 for c in comparison.candidates]
+    if None in positions:
+        raise RowError("every candidate needs a position")
     if not 2 <= len(positions) <= MAX_CANDIDATES:
         raise RowError(f"a comparison needs 2 to {MAX_CANDIDATES} candidates, got {len(positions)}")
     if sorted(positions) != list(range(len(positions))):
@@ -179,6 +201,9 @@ def check_row(row: Row) -> Row:
         check_text(candidate.text, f"candidate {candidate.position} text")
         if candidate.conversation is not None:
             check_messages(candidate.conversation, f"candidate {candidate.position} conversation")
+            check_json(candidate.conversation, f"candidate {candidate.position} conversation")
+        check_label(candidate.finish_reason, "finish_reason", max_length=30, required=False)
+        check_json(candidate.metadata, f"candidate {candidate.position} metadata")
         check_int(candidate.output_tokens, "output_tokens", low=0)
         check_int(candidate.latency_ms, "latency_ms", low=0)
 
@@ -188,7 +213,10 @@ def check_row(row: Row) -> Row:
         raise RowError(f"judge_kind must be one of {', '.join(JudgeKind.values)}, got {judgment.judge_kind!r}")
     check_label(judgment.judge, "judge")
     count = len(positions)
-    if judgment.display_order is not None and sorted(judgment.display_order) != list(range(count)):
+    if not isinstance(judgment.both_bad, bool):
+        raise RowError(f"both_bad must be true or false, got {judgment.both_bad!r}")
+    if judgment.display_order is not None and (
+            not _int_list(judgment.display_order) or sorted(judgment.display_order) != list(range(count))):
         raise RowError(f"display_order must list the positions 0..{count - 1} once each")
     if judgment.outcome is not None and judgment.outcome not in Outcome.values:
         raise RowError(f"outcome must be one of {', '.join(Outcome.values)}")
@@ -209,18 +237,21 @@ def check_row(row: Row) -> Row:
         if not 0 <= value <= 1:
             raise RowError(f"preference must be a probability from 0 to 1, got {value:g}")
     if judgment.ranking is not None:
-        flat = [p for group in judgment.ranking for p in (group if isinstance(group, list) else [None])]
+        groups = judgment.ranking if isinstance(judgment.ranking, list) else [None]
+        flat = [p for group in groups for p in (group if isinstance(group, list) else [None])]
         if sorted(x for x in flat if isinstance(x, int)) != list(range(count)) or len(flat) != count:
             raise RowError(f"ranking must group the positions 0..{count - 1}, each once, best first")
     if not isinstance(judgment.principles, dict) or not all(
         isinstance(k, str) and isinstance(v, bool) for k, v in judgment.principles.items()
     ):
         raise RowError("principles must map each principle to true or false")
+    check_json(judgment.principles, "principles")
+    check_json(judgment.metadata, "judgment metadata")
     check_text(judgment.rationale, "rationale")
     check_int(judgment.time_spent_ms, "time_spent_ms", low=0)
     seen = set()
     for score in judgment.scores:
-        if score.position not in range(count):
+        if isinstance(score.position, bool) or score.position not in range(count):
             raise RowError(f"a score names candidate {score.position}, which does not exist")
         check_label(score.attribute, "score attribute", max_length=100)
         check_number(score.value, f"score {score.attribute}")

@@ -55,6 +55,23 @@ def test_a_board_never_fitted_queues_one_fit_and_shows_observed_results(client, 
     assert RatingRun.objects.filter(board="davidson", state=RunState.QUEUED).count() == 1
 
 
+def test_a_page_view_fits_only_boards_of_known_categories(client, django_capture_on_commit_callbacks):
+    _battles(["alpha", "beta"])
+    Comparison.objects.filter(key="t:0").update(category="coding")
+    with django_capture_on_commit_callbacks(execute=False):
+        for typed in ("anything new", "another", "\x00", "x" * 5000):
+            response = client.get("/leaderboard/", {"category": typed})
+            assert response.status_code == 404
+            assert "No judgments have that category; showing all categories." in response.content.decode()
+        assert client.get("/leaderboard/", {"category": "coding"}).status_code == 200
+    # The nearest board (all categories) and the known one, each queued once; nothing for the typed texts.
+    assert sorted(RatingRun.objects.values_list("board", flat=True)) == ["bt", "bt|category=coding"]
+    User.objects.create_user("sam", password="pw-sam-123", is_staff=True)
+    client.login(username="sam", password="pw-sam-123")
+    assert client.post("/leaderboard/refit/", {"category": "\x00"}).status_code == 404
+    assert RatingRun.objects.count() == 2
+
+
 def test_only_staff_refit(client, django_capture_on_commit_callbacks):
     _battles(["alpha", "beta"])
     _fitted(Board())
