@@ -1,4 +1,4 @@
-"""Per-visitor and per-IP rate limits on prompts, counted in Redis.
+"""Per-visitor and per-IP rate limits on prompts and votes, counted in Redis.
 
 A fixed one-minute window per key: INCR then EXPIRE, atomic in a pipeline.
 Redis rather than PostgreSQL because every web process must share the count
@@ -30,3 +30,10 @@ def hit(scope: str, key: str, limit: int) -> bool:
     pipe.expire(name, 120)
     count, _ = pipe.execute()
     return int(count) <= limit
+
+
+def vote_rate_check(*, judge: str, client_ip: str | None) -> bool:
+    """Count one vote; False when the visitor, or their address, is over this minute's limit."""
+    return hit("vote", judge, settings.AGORA_ARENA_VOTES_PER_MINUTE) and (
+        not client_ip or hit("vote-ip", client_ip, settings.AGORA_ARENA_VOTES_PER_MINUTE_PER_IP)
+    )

@@ -9,6 +9,7 @@ everything below reads only those two URLs.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -31,7 +32,9 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 PRODUCTION = env("AGORA_ENV", "development") == "production"
-DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+# Debug pages only when asked for (DJANGO_DEBUG=1): `make run` shows what production shows, the
+# error pages included, and a traceback never reaches a visitor by default.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 # True when this process uses the embedded servers (the run command stops them on exit).
 EMBEDDED = not env("DATABASE_URL") or not env("REDIS_URL")
@@ -67,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
+    "axes",
     "django_htmx",
     "template_partials",
     "annotation",
@@ -77,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +92,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "config.refusals.ExplainRefusalsMiddleware",
     "arena.voters.VoterKeyMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -186,6 +194,24 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Failed logins are counted (django-axes, config/login_limits.py) before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "config.login_limits.LoginLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five failures for one account from one address lock that pair out for 15 minutes (a further failure
+# meanwhile starts the 15 minutes again; a success clears the count); fifty failures from one address,
+# across any accounts, lock the address out. The address is the peer's (REMOTE_ADDR), as for the arena's
+# limits: the ASGI server trusts no X-Forwarded-For.
+AXES_FAILURE_LIMIT = int(env("AGORA_LOGIN_FAILURES", "5"))
+AGORA_LOGIN_FAILURES_PER_IP = int(env("AGORA_LOGIN_FAILURES_PER_IP", "50"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(env("AGORA_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "config.login_limits.LoginFailuresHandler"
+AXES_CLIENT_IP_CALLABLE = "config.login_limits.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login_limits.lockout_response"  # registration/locked_out.html, 429
+AXES_VERBOSE = False
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -198,6 +224,29 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+
+# Security headers. The policy allows scripts, styles and connections (the arena's websocket: 'self'
+# covers ws:/wss: to the same host) from this origin only: no inline script or style anywhere, no
+# eval (htmx's allowEval is off in templates/base.html), no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# HSTS in production only (sent on HTTPS requests): a year, this host only.
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if PRODUCTION else 0
 
 # Anonymous arena visitors get a random key in a signed cookie: pseudonymous, no login.
 VOTER_COOKIE_NAME = "agora_voter"
@@ -217,6 +266,9 @@ AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE_
 AGORA_ARENA_DEADLINE_GRACE_S = float(env("AGORA_ARENA_DEADLINE_GRACE_S", "5"))
 # Dotted paths of the pluggable parts (arena/sampling.py, arena/moderation.py).
 AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.WeightedPolicy")
+# Votes, counted the same way (a retried vote counts too: the limits leave room for it).
+AGORA_ARENA_VOTES_PER_MINUTE = int(env("AGORA_ARENA_VOTES_PER_MINUTE", "30"))
+AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", "300"))
 AGORA_MODERATION = env("AGORA_MODERATION", "arena.moderation.blocklist")
 AGORA_MODERATION_BLOCKLIST = env_list("AGORA_MODERATION_BLOCKLIST")
 # Replay models stream recorded answers at their recorded rate times this factor.

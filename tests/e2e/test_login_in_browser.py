@@ -72,3 +72,21 @@ def test_a_wrong_password_is_refused_in_a_browser(asgi_server):
         expect(page).to_have_url(re.compile(r"/accounts/login/"))
         expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
         expect(page.locator("header .who").get_by_role("link", name="Log in")).to_be_visible()
+
+
+def test_too_many_failed_logins_are_told_to_wait_in_a_browser(asgi_server):
+    User.objects.create_user("ann", password="pw-annotator-1")
+
+    with browser_page(f"http://{asgi_server}") as page:
+        for _ in range(4):
+            log_in(page, "ann", "not-the-password")
+            expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+        with page.expect_response(lambda r: r.request.method == "POST" and "/accounts/login/" in r.url) as answer:
+            log_in(page, "ann", "not-the-password")
+        assert answer.value.status == 429
+        expect(page.get_by_role("alert")).to_have_text(
+            "Too many failed logins. Logging in from here is paused for 15 minutes; try again after that.")
+        # Locked: the right password is refused too, with the same page.
+        log_in(page, "ann", "pw-annotator-1")
+        expect(page.get_by_role("alert")).to_contain_text("Too many failed logins")
+        expect(page.locator("header .who").get_by_role("link", name="Log in")).to_be_visible()
