@@ -6,6 +6,8 @@ from django import forms
 
 from annotation.models import Project, Role, TaskType
 
+SCALE_LIMIT = 100
+SCALE_POINTS = 11
 CONFIG_FIELDS = ("attributes", "scale_low", "scale_high", "principles", "show_suggestions")
 
 
@@ -24,8 +26,11 @@ class ProjectSettingsForm(forms.ModelForm):
     gold_ratio = forms.FloatField(min_value=0, max_value=1, help_text="share of tasks drawn from gold items (0 to 1)")
     attributes = forms.CharField(required=False, help_text="Likert: the attributes, comma-separated "
                                  "(e.g. helpfulness, correctness, coherence, complexity, verbosity)")
-    scale_low = forms.IntegerField(required=False, help_text="Likert: the lowest score")
-    scale_high = forms.IntegerField(required=False, help_text="Likert: the highest score")
+    # A task page shows one button per point of the scale, per attribute and candidate: keep it a scale.
+    scale_low = forms.IntegerField(required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT,
+                                   help_text="Likert: the lowest score")
+    scale_high = forms.IntegerField(required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT,
+                                    help_text="Likert: the highest score")
     principles = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
                                  help_text="Principle checks: one principle per line")
     show_suggestions = forms.BooleanField(required=False, help_text="show the AI judge's suggestion to annotators")
@@ -56,8 +61,10 @@ class ProjectSettingsForm(forms.ModelForm):
             low, high = data.get("scale_low"), data.get("scale_high")
             if (low is None) != (high is None):
                 self.add_error("scale_high", "Give both ends of the scale, or neither.")
-            elif low is not None and low >= high:
+            elif low is not None and high is not None and low >= high:
                 self.add_error("scale_high", "The highest score must be above the lowest.")
+            elif low is not None and high is not None and high - low + 1 > SCALE_POINTS:
+                self.add_error("scale_high", f"A scale has at most {SCALE_POINTS} points.")
             if not _attributes(data.get("attributes")):
                 self.add_error("attributes", "Name at least one attribute.")
         if "principles" in self.fields and not _principles(data.get("principles")):

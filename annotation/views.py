@@ -151,7 +151,10 @@ def project_settings(request, slug: str):
             member_set(project=project, **member_form.cleaned_data)
             return redirect("annotation:settings", slug=slug)
         if action == "remove":
-            member_remove(project=project, membership_id=int(request.POST.get("membership") or 0))
+            membership_id, refusal = int_refusal(request.POST.get("membership"), what="The member to remove")
+            if refusal or membership_id is None:
+                raise ProjectError(refusal or "Choose a member to remove.")
+            member_remove(project=project, membership_id=membership_id)
             return redirect("annotation:settings", slug=slug)
         if action == "upload" and upload_form.is_valid():
             report = items_upload(project=project, upload=upload_form.cleaned_data["file"])
@@ -162,7 +165,7 @@ def project_settings(request, slug: str):
             added = items_from_battles(project=project, **battles_form.cleaned_data)
             messages.success(request, f"{added} arena battle(s) added as items.")
             return redirect("annotation:settings", slug=slug)
-    except (ProjectError, ItemsError, ValidationError, ValueError) as problem:
+    except (ProjectError, ItemsError, ValidationError) as problem:
         error = "; ".join(problem.messages) if isinstance(problem, ValidationError) else str(problem)
     if action is not None:
         status = 400  # an invalid form, or a change the project refused: nothing was saved

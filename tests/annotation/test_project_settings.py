@@ -163,3 +163,22 @@ def test_owners_import_items_from_a_file_and_a_bad_file_adds_nothing(client):
     assert "3 item(s) added" in added.content.decode() and project.items.count() == 3
     again = upload("items.jsonl", good)  # re-importing adds nothing twice
     assert "0 item(s) added, 3 already" in again.content.decode() and project.items.count() == 3
+
+
+def test_a_likert_scale_stays_a_scale_and_a_bad_member_id_is_told_plainly(client):
+    project = project_with_items(1, slug="lik", task_type="likert", config={"attributes": ["x"], "scale": [1, 5]})
+    owner = User.objects.create_user("own")
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    client.force_login(owner)
+    base = {"action": "save", "name": "Lik", "rationale": "optional", "overlap": 1, "lease_seconds": 60,
+            "gold_ratio": 0, "attributes": "x"}
+    for low, high, message in ((-99999999999, 99999999999, "less than or equal to 100"),
+                               (1, 50, "A scale has at most 11 points.")):
+        page = client.post("/annotate/lik/settings/", {**base, "scale_low": low, "scale_high": high})
+        assert page.status_code == 400 and message in page.content.decode()
+    project.refresh_from_db()
+    assert project.config["scale"] == [1, 5]
+    page = client.post("/annotate/lik/settings/", {"action": "remove", "membership": "abc"})
+    assert page.status_code == 400
+    assert "The member to remove must be a whole number" in page.content.decode()
+    assert "invalid literal" not in page.content.decode()
