@@ -18,7 +18,8 @@ from config.websocket_auth import auth_middleware_stack  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # The ASGI server serves no files itself: without this, /static/ (arena.js, htmx) answers 404 and the
-        # battle page never streams or votes. Served from the staticfiles finders, so no collectstatic.
+        # battle page never streams or votes. Served from the staticfiles finders, so no collectstatic, and
+        # whatever DEBUG says (the handler serves "insecurely" by design): `make run` runs with DEBUG off.
         "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(auth_middleware_stack(URLRouter(websocket_urlpatterns))),
     }
