@@ -7,6 +7,7 @@ only after commit, so a worker never looks for a row that is not there yet.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -161,21 +162,27 @@ def _answers_create(battle: Battle, turn: int, prompt: str) -> list[Answer]:
             model=model,
             prompt=prompt,
             deadline=now + timedelta(seconds=model.timeout_s) + grace,
+            heartbeat_at=now,  # sent to the queue now: the reaper sends it again if nobody claims it
         )
         for side, model in enumerate((battle.model_a, battle.model_b))
     ]
     Answer.objects.bulk_create(answers)
-    transaction.on_commit(lambda: _enqueue(answers))
+    transaction.on_commit(lambda: answers_enqueue(answers=answers))
     return answers
 
 
-def _enqueue(answers: list[Answer]) -> None:
+def answers_enqueue(*, answers: list[Answer]) -> None:
+    """Send each answer to its workers' queue. A failure is logged, never raised: this runs after the
+    battle's commit, and an answer nobody claims is sent again by the reaper (workers/heartbeat.py)."""
     from workers.tasks import generate_answer
 
     for answer in answers:
         # A model served by a GPU host's own worker names that worker's queue.
         options = {"queue": answer.model.queue} if answer.model.queue else {}
-        generate_answer.apply_async(args=[answer.pk], **options)
+        try:
+            generate_answer.apply_async(args=[answer.pk], **options)
+        except Exception:  # the broker is down or refuses: kombu, redis and socket errors alike
+            logging.getLogger(__name__).exception("answer %s: could not send it to the queue", answer.pk)
 
 
 def battle_create(

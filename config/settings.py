@@ -117,7 +117,10 @@ TEMPLATES = [
 
 # A psycopg connection pool per process. Under ASGI every request runs in a fresh context, so
 # persistent connections (CONN_MAX_AGE) are never reused there: each request would open its own.
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=0)}
+# conn_health_checks: the pool checks a connection before lending it (psycopg_pool's check_connection),
+# so one that a PostgreSQL restart left dead is replaced, not handed to a request. (Django passes it to
+# the pool itself; a "check" key in the pool options below would clash with it.)
+DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=0, conn_health_checks=True)}
 DATABASES["default"]["OPTIONS"] = {
     "pool": {"min_size": 1, "max_size": int(env("AGORA_DB_POOL_SIZE", "16")), "timeout": 20},
 }
@@ -145,11 +148,14 @@ CELERY_RESULT_BACKEND = REDIS_URL
 # One result backend per process, not one per thread: the web process serves each request on a new
 # thread, and building a backend there costs ~3 ms of CPU on every battle it enqueues.
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
-CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task to be retried
+# A worker killed mid-task leaves its task to the broker, which hands it out again after the visibility
+# timeout (an hour on Redis); a streaming answer's heartbeat tells the reaper long before.
+CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("AGORA_CELERY_QUEUE", "agora")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Beat: answers whose worker died (or whose task never started) fail at their deadline.
+# Beat: the reaper fails answers past their deadline or whose worker went silent, and sends again
+# those nobody claimed (workers/heartbeat.py).
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-answers": {
         "task": "workers.reap_stale_answers",

@@ -135,18 +135,18 @@ def test_openai_counts_chunks_when_the_server_reports_no_usage(server):
     assert finished == Finished("stop", len(deltas)) and len(deltas) == 8
 
 
-def test_openai_yields_each_delta_as_it_arrives():
-    with FakeOpenAIServer(tokens=10, rate=20.0) as slow:
-        first_seen: list[float] = []
+def test_openai_yields_each_delta_as_it_arrives(server):
+    async def read_first_delta() -> str:
+        # This model's server sends three chunks and then nothing until the client hangs up: a client
+        # that waited for the end of the answer would never see a delta (the timeout says so).
+        async with asyncio.timeout(60):
+            async for item in backend_for(openai_spec(server, model_id="stall-first")).stream(HELLO):
+                if item:
+                    return item
+        raise AssertionError("the stream ended without a delta")
 
-        async def read_first_delta() -> None:
-            async for _ in backend_for(openai_spec(slow)).stream(HELLO):
-                if not first_seen:
-                    first_seen.append(time.time())
-
-        run(read_first_delta())
-        # The server wrote its last chunk ~0.45 s after its first: a client that buffered would see nothing before.
-        assert first_seen[0] < slow.requests[-1].emit[-1]
+    first = run(read_first_delta())
+    assert first == f"[{server.requests[-1].rid}] w0"
 
 
 def test_openai_takes_a_non_streaming_answer_too(server):
@@ -366,22 +366,44 @@ def test_a_missing_model_directory_is_a_backend_error(tmp_path):
 
 def test_cancelling_the_reader_stops_its_generation(tiny_model):
     batcher = batcher_for(tiny_model)
-    rows: list[int] = []
+    rows: list[list] = []
 
-    async def read_then_watch() -> int:
-        # 6000 tokens take seconds on a CPU: the batch would outlive the timeout by far if nothing stopped it.
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.3):
-                async for _ in backend_for(local_spec(tiny_model, max_tokens=6000)).stream(HELLO):
-                    rows.append(len(batcher.running))
+    async def read_then_watch():
+        first = asyncio.Event()
+
+        async def read() -> None:
+            async for item in backend_for(local_spec(tiny_model, max_tokens=6000)).stream(HELLO):
+                with batcher.wake:  # the answers in the batcher's hands, running or between segments
+                    rows.append([r for r in batcher.running + batcher.pending if not (r.done or r.stop.is_set())])
+                if item:
+                    first.set()
+
+        # Cancelled as a timeout cancels it, once the answer is under way.
+        reader = asyncio.create_task(read())
+        await first.wait()
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
         # Watch with the loop still running: a closed loop would also end the row, hiding a missing stop.
-        deadline = time.monotonic() + 1.0
-        while batcher.running and time.monotonic() < deadline:
+        (request,) = rows[0]
+        while not request.done or request in batcher.running:
             await asyncio.sleep(0.02)
-        return len(batcher.running)
+        return request
 
-    assert run(read_then_watch()) == 0
-    assert rows and all(count == 1 for count in rows)
+    request = run(read_then_watch())
+    assert all(live == [request] for live in rows)
+    # Its batch ended with the row stopped, long before its 6000 tokens (seconds of work on a CPU).
+    assert request.done and request.stop.is_set() and request.produced < 6000
+
+
+async def held_together(batcher, *readers: Awaitable[T]) -> list[T]:
+    """Run READERS with the batcher's gate closed until all of them wait, so they leave as one batch
+    whatever the scheduler does; batch_sizes then counts their segments only."""
+    with batcher.hold():
+        tasks = [asyncio.ensure_future(reader) for reader in readers]
+        assert await asyncio.to_thread(batcher.wait_for_waiting, len(tasks), 120)
+        batcher.batch_sizes.clear()
+    return await asyncio.gather(*tasks)
 
 
 def test_answers_asked_for_together_are_generated_as_one_batch(tiny_model):
@@ -394,15 +416,11 @@ def test_answers_asked_for_together_are_generated_as_one_batch(tiny_model):
     }
     assert alone["hello"] != alone["other"]
 
-    async def together() -> list[tuple[list[str], Finished]]:
-        prompts = [HELLO, other, HELLO, other, HELLO]
-        return await asyncio.gather(
-            *(collect(backend_for(local_spec(tiny_model, max_tokens=24)), prompt) for prompt in prompts)
-        )
-
-    batcher.batch_sizes.clear()
-    results = run(together())
-    # 24 tokens are two segments; both hold all five answers (arrivals are gathered for a moment).
+    prompts = [HELLO, other, HELLO, other, HELLO]
+    results = run(held_together(batcher, *(
+        collect(backend_for(local_spec(tiny_model, max_tokens=24)), prompt) for prompt in prompts
+    )))
+    # 24 tokens are two segments; both hold all five answers.
     assert batcher.batch_sizes == {5: 2}
     expected = [alone[key] for key in ("hello", "other", "hello", "other", "hello")]
     assert ["".join(deltas) for deltas, _ in results] == expected
@@ -468,16 +486,12 @@ def test_answers_of_other_lengths_share_a_batch_and_other_settings_do_not(tiny_m
     batcher = batcher_for(tiny_model)
 
     async def together(*params: dict) -> list[Finished]:
-        results = await asyncio.gather(
-            *(collect(backend_for(local_spec(tiny_model, **these)), HELLO) for these in params)
-        )
-        return [finished for _, finished in results]
+        readers = (collect(backend_for(local_spec(tiny_model, **these)), HELLO) for these in params)
+        return [finished for _, finished in await held_together(batcher, *readers)]
 
-    batcher.batch_sizes.clear()
     # A length is each answer's own: both ride the first segment, the longer goes on alone.
     assert run(together({"max_tokens": 24}, {"max_tokens": 8})) == [Finished("length", 24), Finished("length", 8)]
     assert batcher.batch_sizes == {2: 1, 1: 1}
-    batcher.batch_sizes.clear()
     # Sampling settings are the batch's: a greedy and a sampled answer never share one.
     assert run(together({"max_tokens": 8}, {"max_tokens": 8, "temperature": 1.0, "seed": 3})) == [
         Finished("length", 8), Finished("length", 8)]

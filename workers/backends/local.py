@@ -20,10 +20,11 @@ and a batch ends when no row is left, so an abandoned answer does not hold the C
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -182,6 +183,10 @@ class _Batcher:
     answer asked for meanwhile. So a new answer waits at most one segment for its first token,
     however long the others are, at the price of reading each continued answer's context again
     (one forward pass over it, cheap beside the segment's token-by-token steps).
+
+    ``hold()`` closes a gate in front of the next batch: the answers asked for meanwhile wait, and
+    leave together when it opens. A benchmark starts N answers as one batch this way, and a test
+    shows batching without betting on arrivals within GATHER_S.
     """
 
     def __init__(self, tokenizer: Any, model: Any, name: str):
@@ -191,6 +196,7 @@ class _Batcher:
         self.pending: list[_Request] = []
         self.running: list[_Request] = []  # the batch being generated (read by tests and benchmarks)
         self.batch_sizes: Counter[int] = Counter()  # segments run, by rows (likewise)
+        self.held = False  # the gate of hold(): while True, no batch starts
         self.wake = threading.Condition()
         self.thread: threading.Thread | None = None
         config = model.generation_config
@@ -204,7 +210,27 @@ class _Batcher:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self.thread.start()
-            self.wake.notify()
+            self.wake.notify_all()  # the generation thread, and anyone in wait_for_waiting()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Start no batch while inside (one running finishes its segment); the first one after takes
+        every answer waiting with the first one's settings, up to MAX_BATCH."""
+        with self.wake:
+            self.held = True
+        try:
+            yield
+        finally:
+            with self.wake:
+                self.held = False
+                self.wake.notify_all()
+
+    def wait_for_waiting(self, count: int, timeout: float | None = None) -> bool:
+        """Block until COUNT answers wait and no batch runs: under hold(), the next batch's rows."""
+        with self.wake:
+            return self.wake.wait_for(
+                lambda: not self.running and sum(not r.stop.is_set() for r in self.pending) >= count, timeout
+            )
 
     def _take(self) -> list[_Request]:
         """The next batch: the first answer waiting and those waiting with the same settings."""
@@ -212,7 +238,7 @@ class _Batcher:
             idle = False
             while True:
                 self.pending = [request for request in self.pending if not request.stop.is_set()]
-                if self.pending:
+                if self.pending and not self.held:
                     break
                 idle = True
                 self.wake.wait()
@@ -246,6 +272,7 @@ class _Batcher:
                     # Unfinished answers go first next time: they were asked for before anything waiting.
                     self.pending[:0] = [request for request in batch if not request.done]
                     self.running = []
+                    self.wake.notify_all()
 
     def _alone(self, request: _Request) -> None:
         try:
