@@ -157,7 +157,11 @@ class PrivatePostgres:
         self.max_connections = max_connections
         self.port = 0
 
-    def start(self) -> str:
+    def start(self, *, port: int = 0) -> str:
+        """Start the server (initialising the folder the first time); ``port`` 0 picks a free one.
+
+        A restart passes the port it had, so the processes that point at it find it again.
+        """
         from config.embedded import _pg_bin, _pg_user, _run_pg
 
         user = _pg_user()
@@ -174,7 +178,7 @@ class PrivatePostgres:
             self.pgdata.chmod(0o700)
             _run_pg(["initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
                      "--no-instructions"], user)
-        self.port = free_port()
+        self.port = port or free_port()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections={self.max_connections}"
         _run_pg(["pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
                  "-o", options, "start"], user, timeout=90)
@@ -219,8 +223,10 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")
+    def start(self, name: str, command: list[str], extra_env: dict[str, str] | None = None, *,
+              append: bool = False) -> subprocess.Popen:
+        """Start a child under ``name``; ``append`` keeps its log from before (a restart after ``kill``)."""
+        log = open(self.log_dir / f"{name}.log", "a" if append else "w")
         process = subprocess.Popen(
             command, cwd=ROOT, env=self.env.child_env() | (extra_env or {}), stdout=log, stderr=subprocess.STDOUT,
             # Own session: a Ctrl-C in the terminal reaches the benchmark only, which then stops them in order.
@@ -232,6 +238,13 @@ class Stack:
 
     def pid(self, name: str) -> int:
         return self.procs[name].pid
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 15) -> None:
+        """Send one child a signal by its PID (SIGKILL: as a crash would) and reap it."""
+        process = self.procs[name]
+        if process.poll() is None:
+            process.send_signal(sig)
+        process.wait(timeout)
 
     def wait_for_port(self, name: str, port: int, timeout: float = 60) -> None:
         process = self.procs[name]
