@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 
+from annotation.admin_checks import CheckedModelAdmin, CheckedTabularInline
 from annotation.models import (
     Assignment,
     Candidate,
@@ -13,26 +15,26 @@ from annotation.models import (
 )
 
 
-class CandidateInline(admin.TabularInline):
+class CandidateInline(CheckedTabularInline):
     model = Candidate
     extra = 0
     fields = ["position", "model", "text", "output_tokens", "latency_ms", "finish_reason"]
 
 
-class JudgmentInline(admin.TabularInline):
+class JudgmentInline(CheckedTabularInline):
     model = Judgment
     extra = 0
     fields = ["source", "judge", "outcome", "strength", "both_bad", "preference", "rationale", "created_at"]
     show_change_link = True
 
 
-class ScoreInline(admin.TabularInline):
+class ScoreInline(CheckedTabularInline):
     model = Score
     extra = 0
 
 
 @admin.register(Comparison)
-class ComparisonAdmin(admin.ModelAdmin):
+class ComparisonAdmin(CheckedModelAdmin):
     list_display = ["id", "short_prompt", "source", "category", "language", "created_at"]
     list_filter = ["source", "category", "language"]
     search_fields = ["key", "prompt", "candidates__model", "candidates__text"]
@@ -50,7 +52,7 @@ class ComparisonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(admin.ModelAdmin):
+class CandidateAdmin(CheckedModelAdmin):
     list_display = ["id", "comparison", "position", "model", "output_tokens", "latency_ms", "finish_reason"]
     list_filter = ["position"]
     search_fields = ["model", "text", "comparison__prompt"]
@@ -58,7 +60,7 @@ class CandidateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(admin.ModelAdmin):
+class JudgmentAdmin(CheckedModelAdmin):
     list_display = ["id", "comparison_id", "source", "judge_kind", "judge", "outcome", "strength",
                     "both_bad", "preference", "created_at"]
     list_filter = ["source", "judge_kind", "outcome", "both_bad"]
@@ -73,21 +75,42 @@ class JudgmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Score)
-class ScoreAdmin(admin.ModelAdmin):
+class ScoreAdmin(CheckedModelAdmin):
     list_display = ["id", "judgment", "position", "attribute", "value"]
     list_filter = ["attribute"]
     search_fields = ["attribute", "judgment__judge"]
     raw_id_fields = ["judgment"]
 
 
-class MembershipInline(admin.TabularInline):
+class KeysOnlyAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete redraws a refused form by looking up the submitted value as it is, and a value
+    that cannot be a key (a tampered form) makes that lookup raise: only values that can be keys are looked up."""
+
+    def optgroups(self, name, value, attr=None):
+        key = self.field.target_field
+        keys = []
+        for item in value:
+            try:
+                key.get_prep_value(item)
+            except (TypeError, ValueError):
+                continue
+            keys.append(item)
+        return super().optgroups(name, keys, attr)
+
+
+class MembershipInline(CheckedTabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.autocomplete_fields:
+            kwargs["widget"] = KeysOnlyAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(CheckedModelAdmin):
     list_display = ["name", "slug", "task_type", "overlap", "gold_ratio", "rationale", "blind", "active"]
     list_filter = ["task_type", "active"]
     search_fields = ["name", "slug"]
@@ -103,7 +126,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(CheckedModelAdmin):
     list_display = ["id", "project", "comparison", "is_gold", "priority", "taken", "done", "open"]
     list_filter = ["project", "is_gold", "open"]
     raw_id_fields = ["comparison"]
@@ -111,14 +134,14 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(CheckedModelAdmin):
     list_display = ["id", "item", "annotator", "state", "leased_at", "expires_at", "finished_at"]
     list_filter = ["state", "item__project"]
     raw_id_fields = ["item", "annotator", "judgment"]
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
+class ExportJobAdmin(CheckedModelAdmin):
     """Staff export anything: "Add export job" opens the export form; the list shows progress and files."""
 
     list_display = ["id", "export_format", "project", "state", "progress", "rows", "created_by", "created_at", "files"]

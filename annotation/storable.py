@@ -32,7 +32,7 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def _surrogate_free(value: str) -> bool:
+def surrogate_free(value: str) -> bool:
     # Fast path: a string that encodes as UTF-8 has no unpaired surrogate.
     try:
         value.encode("utf-8")
@@ -43,7 +43,7 @@ def _surrogate_free(value: str) -> bool:
 
 def storable_text_problem(value: str) -> str | None:
     """``text_problem`` with the common case (clean text) at the cost of one encode."""
-    if "\x00" not in value and _surrogate_free(value):
+    if "\x00" not in value and surrogate_free(value):
         return None
     return text_problem(value)
 

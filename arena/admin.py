@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from annotation.admin_checks import CheckedModelAdmin, CheckedTabularInline
 from arena.models import Answer, ArenaModel, Battle
 
 
 @admin.register(ArenaModel)
-class ArenaModelAdmin(admin.ModelAdmin):
+class ArenaModelAdmin(CheckedModelAdmin):
     list_display = ["name", "backend", "model_id", "endpoint", "weight", "active", "max_concurrency", "timeout_s",
                     "queue"]
     list_filter = ["backend", "active", "queue"]
@@ -21,7 +22,7 @@ class ArenaModelAdmin(admin.ModelAdmin):
         queryset.update(active=False)
 
 
-class AnswerInline(admin.TabularInline):
+class AnswerInline(CheckedTabularInline):
     model = Answer
     extra = 0
     fields = ["turn", "side", "model", "state", "prompt", "text", "error", "output_tokens", "first_token_ms",
@@ -31,7 +32,7 @@ class AnswerInline(admin.TabularInline):
 
 
 @admin.register(Battle)
-class BattleAdmin(admin.ModelAdmin):
+class BattleAdmin(CheckedModelAdmin):
     list_display = ["public_id", "state", "model_a", "model_b", "voter", "created_at", "voted_at"]
     list_filter = ["state", "model_a", "model_b"]
     search_fields = ["public_id", "voter", "answers__prompt"]

@@ -333,6 +333,8 @@ def vote_record(
     *, battle: Battle, judge: str, user=None, vote: Vote, client_ip: str | None = None
 ) -> tuple[Judgment, bool]:
     """Store the vote once. Returns (judgment, created); a retry of the same vote returns the first."""
+    if not rate_limits.vote_rate_check(judge=judge, client_ip=client_ip):
+        raise RateLimited("Too many votes in the last minute. Wait a moment and try again.")
     vote = vote.check()
     with transaction.atomic():
         battle = _locked_battle(battle.pk, judge)
@@ -340,8 +342,6 @@ def vote_record(
             if _same_vote(battle.judgment, vote):
                 return battle.judgment, False
             raise VoteRefused("You already voted on this battle; your first vote stands.")
-    if not rate_limits.vote_rate_check(judge=judge, client_ip=client_ip):
-        raise RateLimited("Too many votes in the last minute. Wait a moment and try again.")
         _refuse_unless_ready(battle, "vote")
         now = timezone.now()
         answers = list(battle.answers.all())

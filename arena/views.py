@@ -99,7 +99,8 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
         if not form.is_valid():
             raise ArenaError(_first_error(form))
         judgment, _ = services.vote_record(
-            battle=battle, judge=_judge(request), user=request.user, vote=form.vote()
+            battle=battle, judge=_judge(request), user=request.user, vote=form.vote(),
+            client_ip=request.META.get("REMOTE_ADDR"),
         )
     except ArenaError as refused:
         battle = _get_battle_for_visitor(request, public_id)  # its state now, with what the panel shows

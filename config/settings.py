@@ -196,10 +196,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "home"
-
 # Failed logins are counted (django-axes, config/login_limits.py) before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "config.login_limits.LoginLimitBackend",
@@ -218,6 +214,10 @@ AXES_CLIENT_IP_CALLABLE = "config.login_limits.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "config.login_limits.lockout_response"  # registration/locked_out.html, 429
 AXES_VERBOSE = False
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -226,10 +226,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
-
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
 
 # Security headers. The policy allows scripts, styles and connections (the arena's websocket: 'self'
 # covers ws:/wss: to the same host) from this origin only: no inline script or style anywhere, no
@@ -254,6 +250,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # HSTS in production only (sent on HTTPS requests): a year, this host only.
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if PRODUCTION else 0
 
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
 # Anonymous arena visitors get a random key in a signed cookie: pseudonymous, no login.
 VOTER_COOKIE_NAME = "agora_voter"
 VOTER_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -268,13 +268,13 @@ AGORA_ARENA_MAX_TURNS = int(env("AGORA_ARENA_MAX_TURNS", "8"))
 AGORA_ARENA_MAX_RATIONALE_CHARS = int(env("AGORA_ARENA_MAX_RATIONALE_CHARS", "4000"))
 AGORA_ARENA_PROMPTS_PER_MINUTE = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE", "20"))
 AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP", "120"))
+# Votes, counted the same way (a retried vote counts too: the limits leave room for it).
+AGORA_ARENA_VOTES_PER_MINUTE = int(env("AGORA_ARENA_VOTES_PER_MINUTE", "30"))
+AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", "300"))
 # Extra seconds past a model's timeout before the reaper fails an answer whose worker vanished.
 AGORA_ARENA_DEADLINE_GRACE_S = float(env("AGORA_ARENA_DEADLINE_GRACE_S", "5"))
 # Dotted paths of the pluggable parts (arena/sampling.py, arena/moderation.py).
 AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.WeightedPolicy")
-# Votes, counted the same way (a retried vote counts too: the limits leave room for it).
-AGORA_ARENA_VOTES_PER_MINUTE = int(env("AGORA_ARENA_VOTES_PER_MINUTE", "30"))
-AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", "300"))
 AGORA_MODERATION = env("AGORA_MODERATION", "arena.moderation.blocklist")
 AGORA_MODERATION_BLOCKLIST = env_list("AGORA_MODERATION_BLOCKLIST")
 # Replay models stream recorded answers at their recorded rate times this factor.

@@ -152,6 +152,11 @@ class FormField:
     values: list[str] = field(default_factory=list)  # the values a person could choose or sees filled in
     maxlength: int | None = None
 
+    @property
+    def good(self) -> str:
+        """What a person would most likely send: the value filled in or the first real choice."""
+        return next((v for v in self.values if v.strip() and not v.startswith("-")), "ok")
+
 
 @dataclass
 class Form:
@@ -168,6 +173,7 @@ class _FormParser(HTMLParser):
         self.forms: list[Form] = []
         self.current: Form | None = None
         self.select: FormField | None = None
+        self.textarea: FormField | None = None
 
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
@@ -177,6 +183,9 @@ class _FormParser(HTMLParser):
             self.current = Form(method=method, action=html.unescape(action),
                                 multipart="multipart" in a.get("enctype", ""), fields={})
             return
+        if tag == "option" and self.select is not None:
+            self.select.values.append(a.get("value", ""))
+            return
         if self.current is None or not a.get("name"):
             return
         name = a["name"]
@@ -185,16 +194,24 @@ class _FormParser(HTMLParser):
             if tag == "button" and "value" not in a:
                 return
             entry = self.current.fields.setdefault(name, FormField(name, kind))
-            if "value" in a and kind not in ("text", "textarea"):
+            if "value" in a and (kind not in ("checkbox", "radio") or "checked" in a or tag == "button"):
                 entry.values.append(a["value"])
+            elif kind in ("checkbox", "radio") and "value" in a:
+                entry.values.append(a["value"])
+            if tag == "textarea":
+                self.textarea = entry
             if a.get("maxlength", "").isdigit():
                 entry.maxlength = int(a["maxlength"])
             if tag == "select":
                 self.select = entry
-        if tag == "option" and self.select is not None:
-            self.select.values.append(a.get("value", ""))
+
+    def handle_data(self, data):
+        if self.textarea is not None and data.strip():
+            self.textarea.values.append(data.strip("\n"))
 
     def handle_endtag(self, tag):
+        if tag == "textarea":
+            self.textarea = None
         if tag == "form" and self.current is not None:
             self.forms.append(self.current)
             self.current = None

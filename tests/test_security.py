@@ -267,3 +267,15 @@ def test_votes_from_one_address_are_limited_across_visitors(two_models, settings
         services.vote_record(battle=battles[2], judge=judges[2], vote=services.Vote(choice="b"), client_ip=ip)
     services.vote_record(battle=battles[2], judge=judges[2], vote=services.Vote(choice="b"), client_ip="10.9.9.9")
     assert Judgment.objects.count() == 3
+
+
+def test_a_username_the_database_cannot_hold_is_refused_before_anyone_counts_it(client):
+    from axes.models import AccessAttempt
+
+    for login in ("/accounts/login/", "/admin/login/"):
+        for username in ("x" * 100_000, "a\x00b"):
+            page = client.post(login, {"username": username, "password": "whatever"})
+            assert page.status_code == 200  # the form again, with what is wrong
+            assert "Ensure this value has at most 150 characters" in page.content.decode() or (
+                "NUL character" in page.content.decode() or "Null characters" in page.content.decode())
+    assert not AccessAttempt.objects.exists()
