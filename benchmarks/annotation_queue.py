@@ -152,7 +152,8 @@ def session_cookies(users: list) -> list[dict[str, str]]:
     for user in users:
         session = store()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        # The backend a password login goes through (the first one only counts failures and has no users).
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
