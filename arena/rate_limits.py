@@ -3,32 +3,57 @@
 A fixed one-minute window per key: INCR then EXPIRE, atomic in a pipeline.
 Redis rather than PostgreSQL because every web process must share the count
 and a counter row per visitor would be write-hot.
+
+The limits fail open: while Redis cannot be reached (a restart, a network
+fault), every hit is allowed, so a vote is still stored and a prompt still
+answered instead of a 500; a warning says so, at most once a minute per
+process. A limit that lets a few more requests through during an outage
+costs less than refusing every visitor, and PostgreSQL's constraints, not the
+limits, keep the votes right.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import cache
 
 import redis
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
+WARN_EVERY_S = 60.0
+# A request waits at most about this long on an unreachable Redis before it is let through.
+SOCKET_TIMEOUT_S = 1.0
+
+_last_warning = float("-inf")
+
 
 @cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=SOCKET_TIMEOUT_S, socket_timeout=SOCKET_TIMEOUT_S)
 
 
 def hit(scope: str, key: str, limit: int) -> bool:
-    """Count one hit; True if it is within the limit for the current minute."""
+    """Count one hit; True if it is within the limit for the current minute, or Redis is unreachable."""
+    global _last_warning
     if limit <= 0:
         return True
-    window = int(time.time() // 60)
+    now = time.time()
+    window = int(now // 60)
     name = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:rl:{scope}:{key}:{window}"
-    pipe = _client().pipeline()
+    pipe = _client(settings.REDIS_URL).pipeline()
     pipe.incr(name)
     pipe.expire(name, 120)
-    count, _ = pipe.execute()
+    try:
+        count, _ = pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        # Unguarded by a lock: two threads may both warn once, which is harmless.
+        if now - _last_warning >= WARN_EVERY_S:
+            _last_warning = now
+            logger.warning("rate limits not counted: Redis is unreachable (%s); letting requests through", error)
+        return True
     return int(count) <= limit
 
 

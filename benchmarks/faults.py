@@ -21,8 +21,8 @@ config/processes.py: the web server, a Celery worker and beat. Then, for ``--dur
   (a fast shutdown) at 3/5 and Redis at 4/5; each comes back after ``--pause`` seconds, on the
   same port and command line. Only the processes it started are signalled, by their PID. A part
   that exits by itself meanwhile is noted, with when and its exit code; ``--restart-exited`` starts
-  it again after ``--pause``, as a process supervisor would (docker-compose.yml gives the services
-  no restart policy, so by default it stays down).
+  it again after ``--pause``, as a process supervisor would (``manage.py serve`` and
+  docker-compose.yml's ``restart: unless-stopped`` do; by default it stays down, so an exit shows).
 
 Every vote the server acknowledged (200) and every submit it acknowledged (302) is recorded. When
 the time is up, battles under way run to their end, the reaper gets time to fail what is past its

@@ -106,9 +106,12 @@ class Env:
             "REDIS_URL": self.redis_url,
             "AGORA_CELERY_QUEUE": self.tag,
             "AGORA_CHANNELS_PREFIX": self.tag,
-            # The benchmark's visitors all come from 127.0.0.1 and start hundreds of battles a minute.
+            # The benchmark's visitors all come from 127.0.0.1 and start (and vote on) hundreds of
+            # battles a minute.
             "AGORA_ARENA_PROMPTS_PER_MINUTE": "1000000",
             "AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP": "1000000",
+            "AGORA_ARENA_VOTES_PER_MINUTE": "1000000",
+            "AGORA_ARENA_VOTES_PER_MINUTE_PER_IP": "1000000",
             # Measure what production runs: no query log, no debug pages (AGORA_ENV stays development
             # so plain-HTTP cookies keep working on loopback).
             "DJANGO_DEBUG": "0",

@@ -33,3 +33,9 @@ def test_its_commands_are_the_ones_the_tests_run():
 def test_the_image_serves_the_web_command_by_default():
     cmd = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
     assert json.loads(cmd.removeprefix("CMD ")) == web_command("python", "0.0.0.0", 8000)
+
+
+def test_every_long_running_service_is_started_again_when_it_exits_and_migrate_runs_once():
+    for name in ("postgres", "redis", "web", "worker", "beat", "vllm"):
+        assert SERVICES[name]["restart"] == "unless-stopped", name
+    assert SERVICES["migrate"]["restart"] == "no"

@@ -8,6 +8,15 @@
   let state = battle.dataset.state;
   let socket = null;
   let retries = 0;
+  let reconnectTimer = null;
+  let forbidden = false;
+  let lastHeard = Date.now();
+  // While the battle is generating the server sends something at least every 10 s (chunks, or a fresh
+  // snapshot on a quiet socket), so a socket silent this long is dead, or was left behind by its server:
+  // the page drops it and connects again, and the new socket's snapshot brings what was missed. Read at
+  // each check, so a page (or a test) can change it: <section id="battle" data-quiet-ms="…">.
+  const DEFAULT_QUIET_MS = 15000;
+  function quietMs() { return Number(battle.dataset.quietMs) || DEFAULT_QUIET_MS; }
 
   function pane(turn, side) { return document.getElementById(`answer-${turn}-${side}`); }
   function entry(turn, side) {
@@ -50,6 +59,7 @@
   }
 
   function setState(newState, message) {
+    if (newState === "generating" && state !== "generating") lastHeard = Date.now(); // a new turn: quiet from now
     state = newState;
     battle.dataset.state = newState;
     const voting = document.getElementById("vote-fieldset");
@@ -93,17 +103,35 @@
   }
 
   function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (socket) {
+      // Replaced: whatever the old socket still says is in the new one's snapshot.
+      socket.onmessage = null; socket.onclose = null;
+      if (socket.readyState <= 1) socket.close();
+    }
+    lastHeard = Date.now();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}${battle.dataset.ws}`);
-    socket.onmessage = (event) => onFrame(JSON.parse(event.data));
-    socket.onopen = () => { retries = 0; };
+    socket.onmessage = (event) => { lastHeard = Date.now(); onFrame(JSON.parse(event.data)); };
+    socket.onopen = () => { retries = 0; lastHeard = Date.now(); };
     socket.onclose = (event) => {
+      if (event.code === 4403) { forbidden = true; return; }
       // Reconnect while answers may still come; the server resends what was missed.
-      if (event.code !== 4403 && state === "generating" && retries < 5) {
+      if (state === "generating" && retries < 5) {
         retries += 1;
-        setTimeout(connect, 500 * retries);
+        reconnectTimer = setTimeout(connect, 500 * retries);
       }
     };
+  }
+
+  // The watchdog: also starts over after the five quick retries gave up (a server away for longer).
+  function watch() {
+    if (state === "generating" && !forbidden && !reconnectTimer && Date.now() - lastHeard >= quietMs()) {
+      retries = 0;
+      connect();
+    }
+    setTimeout(watch, Math.min(1000, quietMs()));
   }
 
   document.body.addEventListener("htmx:afterSwap", () => {
@@ -156,4 +184,5 @@
   // A failed battle may still have the other side writing: its text is still the visitor's to read.
   const open = document.querySelector("article.answer[data-state=queued], article.answer[data-state=generating]");
   if (state === "generating" || state === "ready" || (state === "failed" && open)) connect();
+  watch();
 })();

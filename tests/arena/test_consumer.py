@@ -18,9 +18,11 @@ from django.core import signing
 from django.db import connections
 
 from arena import services
+from arena.consumers import BattleConsumer
 from arena.voters import SALT
 from config.asgi import application
 from tests.arena.conftest import register_openai
+from tests.arena.test_battles import finish_turn
 from tests.fakes.openai_server import FakeOpenAIServer
 from workers.publishing import buffer_key
 from workers.tasks import generate_answer
@@ -165,3 +167,30 @@ def test_a_socket_connects_while_the_shared_sync_thread_is_busy(two_models):
     connected, frames = asyncio.run(watch())
     assert connected
     assert [(f["t"], f.get("side")) for f in frames] == [("snapshot", 0), ("snapshot", 1), ("state", None)]
+
+
+def test_a_quiet_socket_of_a_generating_battle_gets_the_end_that_its_lost_events_carried(two_models, monkeypatch):
+    """The answers finish in the database while no event reaches the socket (as while Redis restarts):
+    the socket, quiet while the battle is generating, is sent a fresh snapshot with the end."""
+    monkeypatch.setattr(BattleConsumer, "quiet_resync_s", 0.2)
+    battle = services.battle_create(prompt="Lost events.", judge="voter:deaf")
+
+    async def watch() -> tuple[list[dict], list[dict]]:
+        socket = communicator(battle.public_id, "deaf")
+        connected, _ = await socket.connect()
+        assert connected
+        first = [await socket.receive_json_from(timeout=10)]
+        while first[-1]["t"] != "state":
+            first.append(await socket.receive_json_from(timeout=10))
+        await database_sync_to_async(finish_turn)(battle)  # settled, and nothing published
+        frames = []
+        while not (frames and frames[-1]["t"] == "state" and frames[-1]["state"] == "ready"):
+            frames.append(await socket.receive_json_from(timeout=10))
+        await socket.disconnect()
+        await database_sync_to_async(connections.close_all)()
+        return first, frames
+
+    first, frames = asyncio.run(watch())
+    assert first[-1] == {"t": "state", "state": "generating", "message": ""}
+    done = {f["side"]: f["html"] for f in frames if f["t"] == "done"}
+    assert done == {0: "<p>Answer <strong>A</strong></p>\n", 1: "<p>Answer B</p>\n"}

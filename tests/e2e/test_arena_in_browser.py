@@ -13,19 +13,23 @@ what a visitor saw while the answers were still streaming, not only the end resu
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response, WebSocket, expect
 
 from annotation.models import Comparison
 from arena.models import Battle, BattleState
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
+from tests.conftest import running_worker
 from tests.e2e.browser import browser_context
 from tests.fakes.openai_server import FakeOpenAI, FakeOpenAIServer
 from workers.generation import BATTLE_FAILED
@@ -455,27 +459,46 @@ def test_a_refused_follow_up_leaves_the_battle_ready_to_vote(arena, fast_openai)
     assert battle.answers.count() == 2
 
 
-class HeldEmptyAnswers(FakeOpenAI):
-    """A model whose id says "empty" answers nothing at all (a finish and no text), once `release` is set:
-    the test lets it finish only when the page is already listening, so its label is drawn live."""
+class HeldAnswers(FakeOpenAI):
+    """The answers of the models `holds` picks (all, here) start only once `release` is set: the test lets
+    them go only when the page is already listening."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.release = threading.Event()
 
+    def holds(self, record) -> bool:
+        return True
+
     async def _stream(self, request, record, words, rate):
-        if "empty" not in record.model:
-            return await super()._stream(request, record, words, rate)
-        while not (self.release.is_set() or self.closing.is_set()):
-            await asyncio.sleep(0.02)
-        return await super()._stream(request, record, [], rate)
+        if self.holds(record):
+            while not (self.release.is_set() or self.closing.is_set()):
+                await asyncio.sleep(0.02)
+        return await super()._stream(request, record, words, rate)
+
+
+class HeldEmptyAnswers(HeldAnswers):
+    """A model whose id says "empty" answers nothing at all (a finish and no text), once `release` is set,
+    so its label is drawn live."""
+
+    def holds(self, record) -> bool:
+        return "empty" in record.model
+
+    async def _stream(self, request, record, words, rate):
+        return await super()._stream(request, record, [] if self.holds(record) else words, rate)
+
+
+@contextmanager
+def serving(handlers: FakeOpenAI) -> Iterator[FakeOpenAIServer]:
+    server = FakeOpenAIServer()
+    server.handlers = handlers
+    with server:
+        yield server
 
 
 @pytest.fixture
 def empty_openai():
-    server = FakeOpenAIServer()
-    server.handlers = HeldEmptyAnswers(tokens=FAST_TOKENS, rate=40)
-    with server:
+    with serving(HeldEmptyAnswers(tokens=FAST_TOKENS, rate=40)) as server:
         yield server
 
 
@@ -511,3 +534,61 @@ def test_an_empty_answer_is_labelled_live_and_on_reload_and_can_be_voted_on(aren
     assert [c.text == "" for c in battle.judgment.comparison.candidates.order_by("position")] == [
         side == empty_side for side in (0, 1)
     ]
+
+
+@pytest.fixture
+def held_openai():
+    with serving(HeldAnswers(tokens=FAST_TOKENS, rate=40)) as server:
+        yield server
+
+
+@pytest.fixture
+def arena_losing_every_event(asgi_server, transactional_db) -> Iterator[str]:
+    """The web server, and a worker that publishes under another channel-layer prefix: the answers are
+    generated and stored, but no chunk, end or state event reaches the page (as while Redis restarts)."""
+    from django.db import connection
+
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    prefix = config["prefix"]
+    config["prefix"] = f"{prefix}-unheard"  # what stack_env gives the worker as it starts
+    try:
+        with running_worker(connection.settings_dict["NAME"], log_name="worker-unheard"):
+            config["prefix"] = prefix
+            yield f"http://{asgi_server}"
+    finally:
+        config["prefix"] = prefix
+
+
+def test_a_page_whose_events_are_lost_shows_the_end_after_its_watchdog_connects_again(
+    arena_losing_every_event, held_openai
+):
+    for name, model_id in zip(MODEL_NAMES, MODEL_IDS, strict=True):
+        register_openai(name, model_id, held_openai.url)
+
+    with browser_visit(arena_losing_every_event) as visit:
+        page = visit.page
+        sockets: list[str] = []
+        states: list[str] = []
+
+        def on_socket(socket: WebSocket) -> None:
+            sockets.append(socket.url)
+            socket.on("framereceived", lambda payload: states.append(json.loads(payload).get("state", "")))
+
+        page.on("websocket", on_socket)
+        ask(page, "Name a river.")
+        deadline = time.monotonic() + STREAM_TIMEOUT_MS / 1000
+        while "generating" not in states:  # the first socket's snapshot, before any answer can end
+            assert time.monotonic() < deadline, "the page's socket sent no snapshot"
+            page.wait_for_timeout(50)
+        # Short, so the test waits on no clock: the page's default is 15 s (the server's own resync, 10 s).
+        page.locator("#battle").evaluate("(battle) => { battle.dataset.quietMs = '300'; }")
+        held_openai.handlers.release.set()
+        wait_until_done(page, 0)
+        expect(page.locator("#battle")).to_have_attribute("data-state", "ready", timeout=STREAM_TIMEOUT_MS)
+        expect(page.get_by_role("button", name="A is better")).to_be_enabled()
+        status = page.locator("#battle-status").inner_text()
+        shown = [shown_text(page, 0, side) for side in (0, 1)]
+
+    assert len(sockets) >= 2  # the end came over a socket the watchdog opened: the first one heard nothing more
+    assert status == "Both answers are in. Vote below."
+    assert all(full_answer(FAST_TOKENS).match(text) for text in shown), shown

@@ -1,8 +1,11 @@
 """python manage.py serve — the whole app in one command.
 
 Migrates, loads the demo data once, then runs the ASGI web server (uvicorn) and a
-Celery worker with its beat schedule as child processes. Ctrl+C stops them and,
-in the embedded default, the PostgreSQL and Redis this command started.
+Celery worker with its beat schedule as child processes, and keeps them running: a
+child that exits by itself is logged and started again, after a pause that doubles
+with each exit in a row (1 s up to 30 s) and starts over once it has stayed up a
+minute. Ctrl+C stops them and, in the embedded default, the PostgreSQL and Redis
+this command started.
 """
 
 from __future__ import annotations
@@ -11,13 +14,28 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from annotation.models import Judgment
 from config.processes import DEFAULT_WORKER_CONCURRENCY, beat_command, web_command, worker_command
+
+FIRST_PAUSE_S = 1.0
+LONGEST_PAUSE_S = 30.0
+STAYED_UP_S = 60.0  # a child up this long has recovered: its next exit waits FIRST_PAUSE_S again
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    pause_s: float = FIRST_PAUSE_S
+    restart_at: float | None = None
 
 
 class Command(BaseCommand):
@@ -40,10 +58,12 @@ class Command(BaseCommand):
         python = sys.executable
         schedule = str(settings.BASE_DIR / "var" / "celerybeat-schedule")
         children = [
-            subprocess.Popen(web_command(python, host, port)),
-            subprocess.Popen(worker_command(python, settings.CELERY_TASK_DEFAULT_QUEUE, concurrency)),
-            subprocess.Popen(beat_command(python, schedule)),
+            Child("web", web_command(python, host, port)),
+            Child("worker", worker_command(python, settings.CELERY_TASK_DEFAULT_QUEUE, concurrency)),
+            Child("beat", beat_command(python, schedule)),
         ]
+        for child in children:
+            self._start(child)
         self.stdout.write(self.style.SUCCESS(f"Agora is serving http://{host}:{port}/ (Ctrl+C stops it)"))
 
         stopping = False
@@ -55,21 +75,45 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            while not stopping:
+                for child in children:
+                    self._supervise(child)
                 time.sleep(0.3)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
+            running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+            for process in running:
+                process.send_signal(signal.SIGTERM)
+            for process in running:
                 try:
-                    child.wait(20)
+                    process.wait(20)
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    process.kill()
             if settings.EMBEDDED:
                 from config import embedded
 
                 embedded.stop()
                 self.stdout.write("stopped the web server, the worker and the embedded PostgreSQL and Redis")
-        if not stopping:
-            raise CommandError("a child process exited; see its output above")
+
+    def _start(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.command)
+        child.started = time.monotonic()
+        child.restart_at = None
+        self.stdout.write(f"{child.name} started (pid {child.process.pid})")
+
+    def _supervise(self, child: Child) -> None:
+        """Start again a child that exited by itself, once its pause is over."""
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                self._start(child)
+            return
+        code = child.process.poll()
+        if code is None:
+            return
+        if now - child.started >= STAYED_UP_S:
+            child.pause_s = FIRST_PAUSE_S
+        child.restart_at = now + child.pause_s
+        self.stderr.write(
+            f"{child.name} (pid {child.process.pid}) exited with code {code}; starting it again in {child.pause_s:g} s"
+        )
+        child.pause_s = min(child.pause_s * 2, LONGEST_PAUSE_S)
