@@ -13,6 +13,7 @@ JSON numbers that are finite (``jsonb`` has no NaN or infinity).
 from __future__ import annotations
 
 import math
+import re
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
@@ -61,7 +62,7 @@ def int_refusal(text: str | None, *, what: str, low: int = 0, high: int = INT32_
     text = (text or "").strip()
     if not text:
         return None, None
-    if not text.isascii() or not text.lstrip("+-").isdigit() or len(text) > 20:
+    if not re.fullmatch(r"[+-]?[0-9]{1,19}", text):
         return None, f"{what} must be a whole number from {low:,} to {high:,}"
     value = int(text)
     if not low <= value <= high:

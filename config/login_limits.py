@@ -28,6 +28,13 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
 
 
 class LoginFailuresHandler(AxesDatabaseHandler):
+    def reset_user_attempts(self, request, credentials: dict | None = None) -> int:
+        # A success clears that account's failures from that address only: clearing the address's count
+        # too would let anyone with one account reset the per-address limit by logging in between guesses.
+        per_account = self.filter_user_attempts(request, credentials)[0]
+        count, _ = per_account.delete()
+        return count
+
     def get_failures(self, request, credentials: dict | None = None) -> int:
         per_account, per_address = (
             attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0

@@ -43,7 +43,7 @@ BAD_TEXT = [
 ]
 BAD_NUMBERS = [
     "-1", "0", "-0", "2147483647", "2147483648", "-2147483649", "9223372036854775808", "99999999999",
-    "-99999999999", "1" * 400, "1e309", "NaN", "inf", "-inf", "1.5", "0x10", "abc", "١٢٣", "+5", " 7 ",
+    "-99999999999", "1" * 400, "1e309", "NaN", "inf", "-inf", "1.5", "0x10", "+-5", "abc", "١٢٣", "+5", " 7 ",
 ]
 # Query parameters the views read, found in their source; a page without a form still gets them.
 QUERY_NAMES = sorted({m for path in ROOT.glob("*/views.py") for m in re.findall(

@@ -215,6 +215,18 @@ def test_a_successful_login_clears_the_count(client):
         assert log_in(Client(), "dan", "wrong", "10.0.0.5").status_code == 200
 
 
+def test_logging_into_ones_own_account_does_not_clear_the_addresss_failures_on_another(client, settings):
+    settings.AGORA_LOGIN_FAILURES_PER_IP = 6
+    User.objects.create_user("eve", password="pw-eve-12345")
+    User.objects.create_user("victim", password="pw-victim-12345")
+    for _ in range(4):
+        log_in(Client(), "victim", "guess", "10.0.0.9")
+    assert log_in(Client(), "eve", "pw-eve-12345", "10.0.0.9").status_code == 302
+    # Eve's success cleared her own count only: the address's count goes on and locks it.
+    statuses = [log_in(Client(), "victim", "guess", "10.0.0.9").status_code for _ in range(3)]
+    assert statuses[-1] == 429
+
+
 # --- votes ------------------------------------------------------------------------------------------------
 
 
