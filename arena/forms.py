@@ -16,11 +16,6 @@ class PromptForm(forms.Form):
     # with the service's message, so no over-long text goes further than the form.
     prompt = forms.CharField(required=False, strip=True)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Read per form, not at import, so a changed setting applies at once.
-        self.fields["prompt"].max_length = settings.AGORA_ARENA_MAX_PROMPT_CHARS
-
     def clean_prompt(self) -> str:
         text = self.cleaned_data["prompt"]
         try:
@@ -38,10 +33,6 @@ class VoteForm(forms.Form):
     score_a = forms.TypedChoiceField(choices=SCORES, coerce=int, required=False, empty_value=None)
     score_b = forms.TypedChoiceField(choices=SCORES, coerce=int, required=False, empty_value=None)
     rationale = forms.CharField(required=False, strip=True)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["rationale"].max_length = settings.AGORA_ARENA_MAX_RATIONALE_CHARS
 
     def clean_rationale(self) -> str:
         text = self.cleaned_data["rationale"]
