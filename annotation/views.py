@@ -126,6 +126,9 @@ def dashboard(request, slug: str):
     return render(request, "annotation/dashboard.html", {"project": project, "d": project_dashboard(project)})
 
 
+SETTINGS_ACTIONS = ("save", "member", "remove", "upload", "battles")
+
+
 @login_required
 def project_settings(request, slug: str):
     """Owners (and staff): the project's settings and task configuration, its items, and who works in it."""
@@ -169,6 +172,8 @@ def project_settings(request, slug: str):
         error = "; ".join(problem.messages) if isinstance(problem, ValidationError) else str(problem)
     if action is not None:
         status = 400  # an invalid form, or a change the project refused: nothing was saved
+        if action not in SETTINGS_ACTIONS:
+            error = "This request names no action of this page. Reload the page and use its buttons."
     members = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
     context = {"project": Project.objects.get(pk=project.pk), "form": form, "member_form": member_form,
                "upload_form": upload_form, "battles_form": battles_form, "members": members, "error": error,

@@ -229,3 +229,13 @@ def visible_text(page: str) -> str:
     """The words a person reads in a response: tags, scripts and styles removed."""
     page = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", page)
     return " ".join(html.unescape(re.sub(r"(?s)<[^>]+>", " ", page)).split())
+
+
+# An element that carries a refusal: the app's error paragraphs, Django's form error lists, alerts.
+_REFUSAL = re.compile(r'(?is)<(\w+)\b[^>]*(?:class="[^"]*\berror(?:list)?\b[^"]*"|role="alert")[^>]*>(.*?)</\1>')
+
+
+def refusal_text(page: str) -> str:
+    """What the page says was wrong, from its error elements; empty when it says nothing."""
+    return " ".join(filter(None, (visible_text(m.group(2)) for m in _REFUSAL.finditer(page))))
+

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotation.models import Project
-from tests.surface import PERSONAS, FormField, concrete, forms_on, routes, visible_text, world_create
+from tests.surface import PERSONAS, FormField, concrete, forms_on, refusal_text, routes, world_create
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -206,7 +206,7 @@ def _send(client: Client, target: Target, method: str, params, csrf: str, upload
 def _refusal_says_why(response) -> bool:
     if not 400 <= response.status_code < 500:
         return True
-    return bool(visible_text(response.content.decode("utf-8", "replace")))
+    return bool(refusal_text(response.content.decode("utf-8", "replace")))
 
 
 def _probe(target: Target, client: Client, statuses: Counter) -> None:
