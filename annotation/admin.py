@@ -61,8 +61,18 @@ class CandidateAdmin(CheckedModelAdmin):
 
 @admin.register(Judgment)
 class JudgmentAdmin(CheckedModelAdmin):
-    list_display = ["id", "comparison_id", "source", "judge_kind", "judge", "outcome", "strength",
-                    "both_bad", "preference", "created_at"]
+    list_display = [
+        "id",
+        "comparison_id",
+        "source",
+        "judge_kind",
+        "judge",
+        "outcome",
+        "strength",
+        "both_bad",
+        "preference",
+        "created_at",
+    ]
     list_filter = ["source", "judge_kind", "outcome", "both_bad"]
     search_fields = ["judge", "rationale", "comparison__prompt", "comparison__candidates__model"]
     raw_id_fields = ["comparison", "user"]
@@ -183,8 +193,12 @@ class ExportJobAdmin(CheckedModelAdmin):
                 return redirect("admin:annotation_exportjob_changelist")
             except ExportError as error:
                 form.add_error(None, str(error))
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Export a dataset",
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Export a dataset",
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/annotation/exportjob/new.html", context)
 
 
@@ -193,8 +207,9 @@ def export_projects(modeladmin, request, queryset):
     from annotation.exports.jobs import export_job_create
 
     for project in queryset:
-        export_job_create(user=request.user, params={"format": "trl-preference", "file_format": "jsonl",
-                                                     "project": project.slug})
+        export_job_create(
+            user=request.user, params={"format": "trl-preference", "file_format": "jsonl", "project": project.slug}
+        )
     modeladmin.message_user(request, f"{queryset.count()} export(s) queued; see Export jobs.")
 
 

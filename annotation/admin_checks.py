@@ -60,8 +60,9 @@ class CheckedModelAdmin(admin.ModelAdmin):
         except ValidationError:
             selected = None
         if selected is None or any(not low <= value <= high for value in selected if isinstance(value, int)):
-            self.message_user(request, "Those rows cannot be selected. Select them again in the list.",
-                              messages.WARNING)
+            self.message_user(
+                request, "Those rows cannot be selected. Select them again in the list.", messages.WARNING
+            )
             return None
         return super().response_action(request, queryset)
 

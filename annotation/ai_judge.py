@@ -25,7 +25,7 @@ DEFAULT_TEMPLATE = (
     "to the user question displayed below. Choose the assistant that follows the user's instructions and "
     "answers the user's question better. Avoid any position biases and do not let the length of the responses "
     "influence your evaluation. After a short explanation, output your final verdict strictly in this format: "
-    "\"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie.\n\n"
+    '"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.\n\n'
     "[User Question]\n{question}\n\n"
     "[The Start of Assistant A's Answer]\n{answer_a}\n[The End of Assistant A's Answer]\n\n"
     "[The Start of Assistant B's Answer]\n{answer_b}\n[The End of Assistant B's Answer]"
@@ -57,8 +57,9 @@ class JudgeReport:
     failed: int = 0
 
 
-def project_pre_annotate(*, project: Project, model_name: str, limit: int = 1000, template: str = "",
-                         concurrency: int = 8) -> JudgeReport:
+def project_pre_annotate(
+    *, project: Project, model_name: str, limit: int = 1000, template: str = "", concurrency: int = 8
+) -> JudgeReport:
     """Judge up to ``limit`` two-candidate items of the project that this model has not judged yet."""
     from arena.models import ArenaModel
 
@@ -98,11 +99,21 @@ def project_pre_annotate(*, project: Project, model_name: str, limit: int = 1000
         outcome = "a" if preference > 0.5 else "b" if preference < 0.5 else "tie"
         with transaction.atomic():
             Judgment.objects.create(
-                comparison=item.comparison, source=Source.AI, judge_kind=JudgeKind.AI, judge=judge,
-                outcome=outcome, preference=preference, display_order=[0, 1],
-                rationale=forward.text[-2000:], created_at=now,
-                metadata={"project": project.slug, "verdicts": [p_forward, p_backward], "orders_agree": agree,
-                          "swapped_rationale": backward.text[-2000:]},
+                comparison=item.comparison,
+                source=Source.AI,
+                judge_kind=JudgeKind.AI,
+                judge=judge,
+                outcome=outcome,
+                preference=preference,
+                display_order=[0, 1],
+                rationale=forward.text[-2000:],
+                created_at=now,
+                metadata={
+                    "project": project.slug,
+                    "verdicts": [p_forward, p_backward],
+                    "orders_agree": agree,
+                    "swapped_rationale": backward.text[-2000:],
+                },
             )
             suggestion = {"outcome": outcome, "preference": preference, "orders_agree": agree, "judge": model.name}
             updates = {"suggestion": suggestion}

@@ -29,8 +29,14 @@ class Answer:
 
     def comparable(self) -> dict:
         """The answer as plain data: a retry of the same submission compares equal."""
-        return {"outcome": self.outcome, "strength": self.strength, "ranking": self.ranking,
-                "principles": self.principles, "scores": sorted(self.scores), "rationale": self.rationale}
+        return {
+            "outcome": self.outcome,
+            "strength": self.strength,
+            "ranking": self.ranking,
+            "principles": self.principles,
+            "scores": sorted(self.scores),
+            "rationale": self.rationale,
+        }
 
 
 def _position(order: list[int], shown: int) -> int:
@@ -58,8 +64,9 @@ def answer_check(project: Project, display_order: list[int], data: dict) -> Answ
         allowed = ["left", "right"] + (["tie"] if kind == TaskType.TERNARY else [])
         if choice not in allowed:
             raise AnswerError(f"choose {' or '.join(allowed)}")
-        answer.outcome = "tie" if choice == "tie" else ("a" if _position(display_order, int(choice == "right")) == 0
-                                                        else "b")
+        answer.outcome = (
+            "tie" if choice == "tie" else ("a" if _position(display_order, int(choice == "right")) == 0 else "b")
+        )
     elif kind == TaskType.GRADED:
         # -3 = left much better … +3 = right much better, on screen.
         shown = _int(data.get("strength"), "the preference", -3, 3)
@@ -71,15 +78,15 @@ def answer_check(project: Project, display_order: list[int], data: dict) -> Answ
         low, high = project.config.get("scale") or [1, 5]
         for shown in range(len(display_order)):
             for attribute in attributes:
-                value = _int(data.get(f"score-{shown}-{attribute}"), f"{attribute} of candidate {shown + 1}", low,
-                             high)
+                value = _int(data.get(f"score-{shown}-{attribute}"), f"{attribute} of candidate {shown + 1}", low, high)
                 answer.scores.append((_position(display_order, shown), attribute, float(value)))
     elif kind == TaskType.RANKING:
         # rank-<shown> = 1 for the best; equal ranks are ties.
         ranks = {}
         for shown in range(len(display_order)):
-            ranks[_position(display_order, shown)] = _int(data.get(f"rank-{shown}"), f"the rank of candidate "
-                                                          f"{shown + 1}", 1, len(display_order))
+            ranks[_position(display_order, shown)] = _int(
+                data.get(f"rank-{shown}"), f"the rank of candidate {shown + 1}", 1, len(display_order)
+            )
         answer.ranking = [sorted(p for p, r in ranks.items() if r == level) for level in sorted(set(ranks.values()))]
     elif kind == TaskType.PRINCIPLES:
         for principle in project.config.get("principles") or []:

@@ -36,17 +36,25 @@ def _answer(judgment: dict, kind: str):
 
 
 def _metric(result: agreement.Agreement) -> dict:
-    return {"value": result.value, "n_units": result.n_units, "n_pairable": result.n_pairable,
-            "reason": result.reason}
+    return {"value": result.value, "n_units": result.n_units, "n_pairable": result.n_pairable, "reason": result.reason}
 
 
 def project_dashboard(project: Project) -> dict:
     kind = project.task_type
     names = _names(project)
     rows = list(
-        Judgment.objects.filter(assignment__item__project=project, assignment__state=AssignmentState.DONE)
-        .values("id", "user_id", "outcome", "strength", "principles", "time_spent_ms", "assignment__item_id",
-                "assignment__item__is_gold", "assignment__item__gold_answer", "assignment__item__gold_tolerance")
+        Judgment.objects.filter(assignment__item__project=project, assignment__state=AssignmentState.DONE).values(
+            "id",
+            "user_id",
+            "outcome",
+            "strength",
+            "principles",
+            "time_spent_ms",
+            "assignment__item_id",
+            "assignment__item__is_gold",
+            "assignment__item__gold_answer",
+            "assignment__item__gold_tolerance",
+        )
     )
     regular = [r for r in rows if not r["assignment__item__is_gold"]]
     by_attribute: dict[str, list[tuple]] = defaultdict(list)
@@ -65,8 +73,9 @@ def project_dashboard(project: Project) -> dict:
         gold_ids = {r["id"] for r in rows if r["assignment__item__is_gold"]}
         for judgment_id, user_id, item_id, position, attribute, value in Score.objects.filter(
             judgment__assignment__item__project=project
-        ).values_list("judgment_id", "judgment__user_id", "judgment__assignment__item_id", "position", "attribute",
-                      "value"):
+        ).values_list(
+            "judgment_id", "judgment__user_id", "judgment__assignment__item_id", "position", "attribute", "value"
+        ):
             if judgment_id not in gold_ids:
                 by_attribute[attribute].append((f"{item_id}:{position}", user_id, value))
 
@@ -75,8 +84,12 @@ def project_dashboard(project: Project) -> dict:
         if not triples:
             continue
         data = agreement.reliability_matrix(triples)
-        entry = {"attribute": attribute, "level": level, "alpha": _metric(agreement.krippendorff_alpha(data, level)),
-                 "percent": _metric(agreement.percent_agreement(data))}
+        entry = {
+            "attribute": attribute,
+            "level": level,
+            "alpha": _metric(agreement.krippendorff_alpha(data, level)),
+            "percent": _metric(agreement.percent_agreement(data)),
+        }
         if level == "nominal":
             per_item = Counter(unit for unit, _, _ in triples)
             if per_item and len(set(per_item.values())) == 1 and next(iter(per_item.values())) > 1:
@@ -97,15 +110,24 @@ def project_dashboard(project: Project) -> dict:
             if count < 2:
                 continue
             units = sorted(answers[a].keys() & answers[b].keys())
-            kappa = agreement.cohen_kappa([answers[a][u] for u in units], [answers[b][u] for u in units],
-                                          weights="linear" if kind == TaskType.GRADED else None)
-            pairs.append({"a": names.get(a, a), "b": names.get(b, b), "shared": count, "kappa": kappa.value,
-                          "reason": kappa.reason})
+            kappa = agreement.cohen_kappa(
+                [answers[a][u] for u in units],
+                [answers[b][u] for u in units],
+                weights="linear" if kind == TaskType.GRADED else None,
+            )
+            pairs.append(
+                {
+                    "a": names.get(a, a),
+                    "b": names.get(b, b),
+                    "shared": count,
+                    "kappa": kappa.value,
+                    "reason": kappa.reason,
+                }
+            )
 
     # Quality: gold accuracy, Dawid–Skene competence on the main categorical answer, speed.
     gold_answers = [
-        (r["user_id"], r["assignment__item_id"], _gold_value(r, kind))
-        for r in rows if r["assignment__item__is_gold"]
+        (r["user_id"], r["assignment__item_id"], _gold_value(r, kind)) for r in rows if r["assignment__item__is_gold"]
     ]
     gold = {r["assignment__item_id"]: _gold_expected(r) for r in rows if r["assignment__item__is_gold"]}
     gold_scores = competence.gold_accuracy(gold_answers, gold)
@@ -118,35 +140,49 @@ def project_dashboard(project: Project) -> dict:
     threshold = settings.AGORA_QUALITY_MIN_ACCURACY
     flags = competence.flag_low_accuracy(gold_scores, threshold=threshold, min_answers=3)
     flags += competence.flag_low_accuracy(ds_accuracy, threshold=threshold, source="Dawid–Skene")
-    timings = [(r["user_id"], r["assignment__item_id"], r["time_spent_ms"] / 1000) for r in rows
-               if r["time_spent_ms"] is not None]
+    timings = [
+        (r["user_id"], r["assignment__item_id"], r["time_spent_ms"] / 1000)
+        for r in rows
+        if r["time_spent_ms"] is not None
+    ]
     if timings:
-        flags += competence.flag_fast_answers(timings, min_seconds=settings.AGORA_QUALITY_MIN_SECONDS,
-                                              median_fraction=settings.AGORA_QUALITY_MEDIAN_FRACTION)
+        flags += competence.flag_fast_answers(
+            timings,
+            min_seconds=settings.AGORA_QUALITY_MIN_SECONDS,
+            median_fraction=settings.AGORA_QUALITY_MEDIAN_FRACTION,
+        )
     done = Counter(r["user_id"] for r in rows)
     annotators = [
-        {"name": names.get(user, user), "done": done[user],
-         "gold": gold_scores[user].accuracy if user in gold_scores else None,
-         "gold_n": gold_scores[user].total if user in gold_scores else 0,
-         "competence": ds_accuracy.get(user)}
+        {
+            "name": names.get(user, user),
+            "done": done[user],
+            "gold": gold_scores[user].accuracy if user in gold_scores else None,
+            "gold_n": gold_scores[user].total if user in gold_scores else 0,
+            "competence": ds_accuracy.get(user),
+        }
         for user in sorted(done, key=lambda u: -done[u])
     ]
     items = Item.objects.filter(project=project, is_gold=False)
-    skips = Counter(Assignment.objects.filter(item__project=project, state=AssignmentState.SKIPPED)
-                    .values_list("skip_reason", flat=True))
+    skips = Counter(
+        Assignment.objects.filter(item__project=project, state=AssignmentState.SKIPPED).values_list(
+            "skip_reason", flat=True
+        )
+    )
     return {
         "items": items.count(),
         "complete": items.filter(done__gte=project.overlap).count(),
         "annotations": len(regular),
         "gold_annotations": len(rows) - len(regular),
         "leased": Assignment.objects.filter(item__project=project, state=AssignmentState.LEASED).count(),
-        "by_state": dict(Assignment.objects.filter(item__project=project).values_list("state").annotate(n=Count("id"))
-                         .order_by()),
+        "by_state": dict(
+            Assignment.objects.filter(item__project=project).values_list("state").annotate(n=Count("id")).order_by()
+        ),
         "agreements": agreements,
         "pairs": pairs,
         "annotators": annotators,
-        "flags": [{"annotator": names.get(f.annotator, f.annotator), "kind": f.kind, "reason": f.reason}
-                  for f in flags][:100],
+        "flags": [
+            {"annotator": names.get(f.annotator, f.annotator), "kind": f.kind, "reason": f.reason} for f in flags
+        ][:100],
         "skips": skips.most_common(10),
     }
 

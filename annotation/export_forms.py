@@ -17,10 +17,16 @@ class ExportForm(forms.Form):
     until = forms.DateField(required=False, help_text="created before (UTC)")
     model = forms.CharField(required=False, help_text="only comparisons with this model")
     category = forms.CharField(required=False)
-    min_agreement = forms.FloatField(required=False, min_value=0, max_value=1,
-                                     help_text="keep items whose majority outcome has at least this share")
-    test_share = forms.FloatField(required=False, min_value=0, max_value=0.9, initial=0.0,
-                                  help_text="share of prompts in a test split (no prompt in both)")
+    min_agreement = forms.FloatField(
+        required=False, min_value=0, max_value=1, help_text="keep items whose majority outcome has at least this share"
+    )
+    test_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=0.9,
+        initial=0.0,
+        help_text="share of prompts in a test split (no prompt in both)",
+    )
     ties = forms.ChoiceField(choices=[(t, t) for t in TIES], initial="drop")
     margin = forms.BooleanField(required=False, help_text="trl-preference: a margin column")
     rationales = forms.BooleanField(required=False)

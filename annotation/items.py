@@ -88,8 +88,10 @@ def _row(project: Project, data: dict) -> ItemRow:
         candidates = [(str(c.get("model") or f"candidate-{i}"), c.get("text")) for i, c in enumerate(raw)]
     else:
         texts = [data.get(f"response_{side}") for side in ("a", "b") if data.get(f"response_{side}") is not None]
-        candidates = [(str(data.get(f"model_{side}") or side.upper()), text)
-                      for side, text in zip(("a", "b"), texts, strict=False)]
+        candidates = [
+            (str(data.get(f"model_{side}") or side.upper()), text)
+            for side, text in zip(("a", "b"), texts, strict=False)
+        ]
     if not 1 <= len(candidates) <= MAX_CANDIDATES:
         raise RowError(f"an item needs 1 to {MAX_CANDIDATES} candidates, got {len(candidates)}")
     for i, (model, text) in enumerate(candidates):
@@ -112,8 +114,15 @@ def _row(project: Project, data: dict) -> ItemRow:
     check_label(key, "id")
     category = check_label(str(data.get("category") or ""), "category", max_length=100, required=False)
     language = check_label(str(data.get("language") or ""), "language", max_length=50, required=False)
-    return ItemRow(key=key, context=context, candidates=candidates, category=category, language=language,
-                   gold=gold if gold not in ("", None) else None, gold_tolerance=tolerance)
+    return ItemRow(
+        key=key,
+        context=context,
+        candidates=candidates,
+        category=category,
+        language=language,
+        gold=gold if gold not in ("", None) else None,
+        gold_tolerance=tolerance,
+    )
 
 
 def items_import(*, project: Project, path: Path) -> ItemsReport:
@@ -136,7 +145,7 @@ def items_import(*, project: Project, path: Path) -> ItemsReport:
         raise ItemsError("the file holds no items")
     with transaction.atomic():
         for start in range(0, len(rows), BATCH):
-            _write(project, rows[start:start + BATCH], report)
+            _write(project, rows[start : start + BATCH], report)
     if report.added:
         item_statistics_refresh()
     return report
@@ -151,6 +160,7 @@ def item_statistics_refresh() -> None:
     38 ms a claim for a project of 2,000 items (0.1 ms after ANALYZE), growing with the project. Autovacuum
     analyzes only after a tenth of the table changed, so a new project in a large table could wait forever.
     """
+
     def analyze() -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE annotation_item")
@@ -164,23 +174,40 @@ def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
     existing = dict(Comparison.objects.filter(key__in=keys).values_list("key", "id"))
     fresh = {row.key: row for row in batch if row.key not in existing}
     created = Comparison.objects.bulk_create(
-        Comparison(key=row.key, context=row.context, prompt=row.context[-1].get("content", "") if row.context else "",
-                   category=row.category, language=row.language, source=Source.IMPORT,
-                   metadata={"project": project.slug}, created_at=now)
+        Comparison(
+            key=row.key,
+            context=row.context,
+            prompt=row.context[-1].get("content", "") if row.context else "",
+            category=row.category,
+            language=row.language,
+            source=Source.IMPORT,
+            metadata={"project": project.slug},
+            created_at=now,
+        )
         for row in fresh.values()
     )
     for comparison in created:
         existing[comparison.key] = comparison.id
     Candidate.objects.bulk_create(
         Candidate(comparison_id=existing[row.key], position=i, model=model, text=text, **style_fields(text))
-        for row in fresh.values() for i, (model, text) in enumerate(row.candidates)
+        for row in fresh.values()
+        for i, (model, text) in enumerate(row.candidates)
     )
-    have = set(Item.objects.filter(project=project, comparison_id__in=existing.values()).values_list(
-        "comparison_id", flat=True))
+    have = set(
+        Item.objects.filter(project=project, comparison_id__in=existing.values()).values_list(
+            "comparison_id", flat=True
+        )
+    )
     new_items = [
-        Item(project=project, comparison_id=existing[row.key], is_gold=row.gold is not None, gold_answer=row.gold,
-             gold_tolerance=row.gold_tolerance)
-        for row in {r.key: r for r in batch}.values() if existing[row.key] not in have
+        Item(
+            project=project,
+            comparison_id=existing[row.key],
+            is_gold=row.gold is not None,
+            gold_answer=row.gold,
+            gold_tolerance=row.gold_tolerance,
+        )
+        for row in {r.key: r for r in batch}.values()
+        if existing[row.key] not in have
     ]
     Item.objects.bulk_create(new_items)
     report.added += len(new_items)
@@ -205,8 +232,9 @@ class GenerateReport:
     failed: list[str] = field(default_factory=list)
 
 
-def items_generate(*, project: Project, prompts: list[str], model_names: list[str], concurrency: int = 8
-                   ) -> GenerateReport:
+def items_generate(
+    *, project: Project, prompts: list[str], model_names: list[str], concurrency: int = 8
+) -> GenerateReport:
     """Ask each model for an answer to each prompt (through the workers' backends) and queue the answers.
 
     An item keeps the answers that came back; one with fewer than two (one for principle checks)
@@ -239,12 +267,17 @@ def items_generate(*, project: Project, prompts: list[str], model_names: list[st
             continue
         # Keyed by the prompt and the models that answered: asking again adds nothing twice.
         answered = [name for name, _ in got]
-        rows.append(ItemRow(key=f"project:{project.slug}:gen:" + content_key("g", prompt, answered).split(":")[1],
-                            context=[{"role": "user", "content": prompt}], candidates=got))
+        rows.append(
+            ItemRow(
+                key=f"project:{project.slug}:gen:" + content_key("g", prompt, answered).split(":")[1],
+                context=[{"role": "user", "content": prompt}],
+                candidates=got,
+            )
+        )
     items_report = ItemsReport()
     with transaction.atomic():
         for start in range(0, len(rows), BATCH):
-            _write(project, rows[start:start + BATCH], items_report)
+            _write(project, rows[start : start + BATCH], items_report)
     if items_report.added:
         item_statistics_refresh()
     report.added = items_report.added

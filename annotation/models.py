@@ -55,9 +55,7 @@ class Comparison(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(source__in=Source.values), name="comparison_source_valid"
-            ),
+            models.CheckConstraint(condition=Q(source__in=Source.values), name="comparison_source_valid"),
         ]
 
     def __str__(self) -> str:
@@ -130,9 +128,7 @@ class Judgment(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["comparison", "judge", "source"], name="judgment_one_per_judge_and_source"
-            ),
+            models.UniqueConstraint(fields=["comparison", "judge", "source"], name="judgment_one_per_judge_and_source"),
             models.CheckConstraint(condition=Q(source__in=Source.values), name="judgment_source_valid"),
             models.CheckConstraint(condition=Q(judge_kind__in=JudgeKind.values), name="judgment_kind_valid"),
             models.CheckConstraint(
@@ -284,8 +280,9 @@ class Item(models.Model):
             models.CheckConstraint(condition=Q(done__lte=models.F("taken")), name="item_done_within_taken"),
         ]
         indexes = [
-            models.Index(fields=["project", "is_gold", "-priority", "id"], condition=Q(open=True),
-                         name="item_open_queue"),
+            models.Index(
+                fields=["project", "is_gold", "-priority", "id"], condition=Q(open=True), name="item_open_queue"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -311,8 +308,9 @@ class Assignment(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=500, blank=True)
-    judgment = models.OneToOneField(Judgment, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="assignment")
+    judgment = models.OneToOneField(
+        Judgment, null=True, blank=True, on_delete=models.PROTECT, related_name="assignment"
+    )
 
     class Meta:
         ordering = ["id"]

@@ -24,15 +24,21 @@ class ProjectSettingsForm(forms.ModelForm):
     overlap = forms.IntegerField(min_value=1, max_value=50, help_text="distinct annotators per item (1 to 50)")
     lease_seconds = forms.IntegerField(min_value=10, help_text="how long a claimed task stays reserved (10 or more)")
     gold_ratio = forms.FloatField(min_value=0, max_value=1, help_text="share of tasks drawn from gold items (0 to 1)")
-    attributes = forms.CharField(required=False, help_text="Likert: the attributes, comma-separated "
-                                 "(e.g. helpfulness, correctness, coherence, complexity, verbosity)")
+    attributes = forms.CharField(
+        required=False,
+        help_text="Likert: the attributes, comma-separated "
+        "(e.g. helpfulness, correctness, coherence, complexity, verbosity)",
+    )
     # A task page shows one button per point of the scale, per attribute and candidate: keep it a scale.
-    scale_low = forms.IntegerField(required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT,
-                                   help_text="Likert: the lowest score")
-    scale_high = forms.IntegerField(required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT,
-                                    help_text="Likert: the highest score")
-    principles = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
-                                 help_text="Principle checks: one principle per line")
+    scale_low = forms.IntegerField(
+        required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT, help_text="Likert: the lowest score"
+    )
+    scale_high = forms.IntegerField(
+        required=False, min_value=-SCALE_LIMIT, max_value=SCALE_LIMIT, help_text="Likert: the highest score"
+    )
+    principles = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text="Principle checks: one principle per line"
+    )
     show_suggestions = forms.BooleanField(required=False, help_text="show the AI judge's suggestion to annotators")
 
     class Meta:
@@ -44,9 +50,13 @@ class ProjectSettingsForm(forms.ModelForm):
     def __init__(self, *args, instance: Project, **kwargs):
         config = instance.config or {}
         scale = config.get("scale") or [None, None]
-        initial = {"attributes": ", ".join(config.get("attributes") or []), "scale_low": scale[0],
-                   "scale_high": scale[1], "principles": "\n".join(config.get("principles") or []),
-                   "show_suggestions": bool(config.get("show_suggestions"))}
+        initial = {
+            "attributes": ", ".join(config.get("attributes") or []),
+            "scale_low": scale[0],
+            "scale_high": scale[1],
+            "principles": "\n".join(config.get("principles") or []),
+            "show_suggestions": bool(config.get("show_suggestions")),
+        }
         super().__init__(*args, instance=instance, initial=initial, **kwargs)
         # Only the configuration the project's task type reads.
         if instance.task_type != TaskType.LIKERT:
@@ -93,8 +103,9 @@ class MemberForm(forms.Form):
 
 
 class ItemsUploadForm(forms.Form):
-    file = forms.FileField(help_text="JSONL, JSON or CSV: prompt (or messages) and candidates; optional id, "
-                                     "category, language, gold")
+    file = forms.FileField(
+        help_text="JSONL, JSON or CSV: prompt (or messages) and candidates; optional id, category, language, gold"
+    )
 
 
 class ItemsFromBattlesForm(forms.Form):

@@ -86,8 +86,10 @@ def items_upload(*, project: Project, upload) -> ItemsReport:
     if suffix not in ITEM_SUFFIXES:
         raise ItemsError(f"{upload.name!r}: upload a .jsonl, .json or .csv file")
     if upload.size > MAX_ITEM_FILE_BYTES:
-        raise ItemsError(f"{upload.name!r} is {upload.size / 2**20:.0f} MB; files up to "
-                         f"{MAX_ITEM_FILE_BYTES // 2**20} MB are taken here (larger ones: manage.py project_items)")
+        raise ItemsError(
+            f"{upload.name!r} is {upload.size / 2**20:.0f} MB; files up to "
+            f"{MAX_ITEM_FILE_BYTES // 2**20} MB are taken here (larger ones: manage.py project_items)"
+        )
     with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
         for chunk in upload.chunks():
             copy.write(chunk)

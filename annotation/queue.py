@@ -147,10 +147,18 @@ def _prepared_one(sql: str, params: dict) -> tuple | None:
 
 
 def _claim(project: Project, annotator, gold: bool, now) -> int | None:
-    row = _prepared_one(CLAIM_SQL, {
-        "project": project.pk, "gold": gold, "annotator": annotator.pk, "judge": f"user:{annotator.pk}",
-        "overlap": project.overlap, "now": now, "expires": now + timedelta(seconds=project.lease_seconds),
-    })
+    row = _prepared_one(
+        CLAIM_SQL,
+        {
+            "project": project.pk,
+            "gold": gold,
+            "annotator": annotator.pk,
+            "judge": f"user:{annotator.pk}",
+            "overlap": project.overlap,
+            "now": now,
+            "expires": now + timedelta(seconds=project.lease_seconds),
+        },
+    )
     return row[0] if row else None
 
 
@@ -185,8 +193,10 @@ def queue_empty_reason(*, project: Project, annotator) -> str:
     if not unseen.exists():
         return "You have done every item of this project. Thank you!"
     if unseen.filter(done__lt=project.overlap).exists():
-        return ("Every remaining item is being worked on by someone else right now; "
-                "leases run out after a while, so try again later.")
+        return (
+            "Every remaining item is being worked on by someone else right now; "
+            "leases run out after a while, so try again later."
+        )
     return f"Every item already has its {project.overlap} annotation{'s' if project.overlap != 1 else ''}."
 
 
@@ -209,14 +219,18 @@ def _reclaim_expired(assignment: Assignment) -> None:
     item = Item.objects.select_for_update().get(pk=assignment.item_id)
     project = assignment.item.project
     if not item.is_gold and item.taken >= project.overlap:
-        raise LeaseLost("Your time on this task ran out and it went to other annotators; your answer was not "
-                        "stored. The next task is ready.")
-    Item.objects.filter(pk=item.pk).update(taken=F("taken") + 1, open=Q(is_gold=True) |
-                                           Q(taken__lt=project.overlap - 1))
+        raise LeaseLost(
+            "Your time on this task ran out and it went to other annotators; your answer was not "
+            "stored. The next task is ready."
+        )
+    Item.objects.filter(pk=item.pk).update(
+        taken=F("taken") + 1, open=Q(is_gold=True) | Q(taken__lt=project.overlap - 1)
+    )
 
 
-def assignment_submit(*, assignment_id: int, annotator, data: dict, time_spent_ms: int | None = None,
-                      project: Project | None = None) -> tuple[Judgment, bool]:
+def assignment_submit(
+    *, assignment_id: int, annotator, data: dict, time_spent_ms: int | None = None, project: Project | None = None
+) -> tuple[Judgment, bool]:
     """Store the annotation once. Returns (judgment, created); a retried identical submit returns the first.
     With ``project``, a task of another project is not found (TaskNotFound), as one of another annotator."""
     with transaction.atomic():
@@ -233,8 +247,9 @@ def assignment_submit(*, assignment_id: int, annotator, data: dict, time_spent_m
             _reclaim_expired(assignment)
         now = timezone.now()
         judgment = _judgment_create(assignment, annotator, answer, now, time_spent_ms)
-        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.DONE, finished_at=now,
-                                                           judgment=judgment)
+        Assignment.objects.filter(pk=assignment.pk).update(
+            state=AssignmentState.DONE, finished_at=now, judgment=judgment
+        )
         Item.objects.filter(pk=assignment.item_id).update(done=F("done") + 1)
         if assignment.item.suggestion and assignment.item.done == 0:
             from annotation.ai_judge import route_after_human
@@ -247,8 +262,14 @@ def _same(judgment: Judgment | None, answer: Answer) -> bool:
     if judgment is None:
         return False
     scores = sorted((s.position, s.attribute, s.value) for s in judgment.scores.all())
-    stored = Answer(outcome=judgment.outcome, strength=judgment.strength, ranking=judgment.ranking,
-                    principles=judgment.principles, scores=scores, rationale=judgment.rationale)
+    stored = Answer(
+        outcome=judgment.outcome,
+        strength=judgment.strength,
+        ranking=judgment.ranking,
+        principles=judgment.principles,
+        scores=scores,
+        rationale=judgment.rationale,
+    )
     return stored.comparable() == answer.comparable()
 
 
@@ -266,15 +287,21 @@ def _judgment_create(assignment: Assignment, annotator, answer: Answer, now, tim
         ranking=answer.ranking,
         principles=answer.principles,
         rationale=answer.rationale,
-        time_spent_ms=time_spent_ms if time_spent_ms is not None else
-        int((now - assignment.leased_at).total_seconds() * 1000),
-        metadata={"project": project.slug, "item": assignment.item_id, "gold": assignment.item.is_gold,
-                  "task_type": project.task_type},
+        time_spent_ms=time_spent_ms
+        if time_spent_ms is not None
+        else int((now - assignment.leased_at).total_seconds() * 1000),
+        metadata={
+            "project": project.slug,
+            "item": assignment.item_id,
+            "gold": assignment.item.is_gold,
+            "task_type": project.task_type,
+        },
         created_at=now,
     )
     if answer.scores:
-        Score.objects.bulk_create(Score(judgment=judgment, position=p, attribute=a, value=v)
-                                  for p, a, v in answer.scores)
+        Score.objects.bulk_create(
+            Score(judgment=judgment, position=p, attribute=a, value=v) for p, a, v in answer.scores
+        )
     return judgment
 
 
@@ -291,10 +318,12 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str) -> Assignment
             raise QueueError("Only a task you are working on can be skipped.")
         project = assignment.item.project
         Item.objects.select_for_update().filter(pk=assignment.item_id).first()
-        Item.objects.filter(pk=assignment.item_id).update(taken=F("taken") - 1, open=Q(is_gold=True) |
-                                                          Q(taken__lte=project.overlap))
-        Assignment.objects.filter(pk=assignment.pk).update(state=AssignmentState.SKIPPED, skip_reason=reason,
-                                                           finished_at=timezone.now())
+        Item.objects.filter(pk=assignment.item_id).update(
+            taken=F("taken") - 1, open=Q(is_gold=True) | Q(taken__lte=project.overlap)
+        )
+        Assignment.objects.filter(pk=assignment.pk).update(
+            state=AssignmentState.SKIPPED, skip_reason=reason, finished_at=timezone.now()
+        )
     assignment.refresh_from_db()
     return assignment
 
@@ -319,10 +348,22 @@ def project_progress(*, project: Project, annotator) -> dict:
     """Annotations done / wanted in the project, and the annotator's (all, and today's): one statement, as the
     annotator page asks for it on every task."""
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    done, items, mine, mine_today = _prepared_one(PROGRESS_SQL, {"project": project.pk, "annotator": annotator.pk,
-                                                                 "today": today})
+    done, items, mine, mine_today = _prepared_one(
+        PROGRESS_SQL, {"project": project.pk, "annotator": annotator.pk, "today": today}
+    )
     return {"done": done, "total": items * project.overlap, "mine": mine, "mine_today": mine_today}
 
 
-__all__ = ["QueueEmpty", "QueueError", "LeaseLost", "TaskNotFound", "assignment_claim", "assignment_submit",
-           "assignment_skip", "leases_expire", "queue_empty_reason", "project_progress", "TaskType"]
+__all__ = [
+    "QueueEmpty",
+    "QueueError",
+    "LeaseLost",
+    "TaskNotFound",
+    "assignment_claim",
+    "assignment_submit",
+    "assignment_skip",
+    "leases_expire",
+    "queue_empty_reason",
+    "project_progress",
+    "TaskType",
+]

@@ -28,8 +28,10 @@ def text_problem(value: str) -> str | None:
         return f"contains a NUL character (at position {value.index(chr(0)) + 1}), which cannot be stored"
     for index, char in enumerate(value):
         if "\ud800" <= char <= "\udfff":
-            return (f"contains an unpaired surrogate (U+{ord(char):04X} at position {index + 1}), "
-                    "which is not valid Unicode text")
+            return (
+                f"contains an unpaired surrogate (U+{ord(char):04X} at position {index + 1}), "
+                "which is not valid Unicode text"
+            )
     return None
 
 

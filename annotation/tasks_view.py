@@ -5,8 +5,13 @@ from __future__ import annotations
 from annotation.models import Assignment, AssignmentState, Candidate, Judgment, Project, TaskType
 
 GRADED_SCALE = [
-    (-3, "Left is much better"), (-2, "Left is better"), (-1, "Left is slightly better"), (0, "About the same"),
-    (1, "Right is slightly better"), (2, "Right is better"), (3, "Right is much better"),
+    (-3, "Left is much better"),
+    (-2, "Left is better"),
+    (-1, "Left is slightly better"),
+    (0, "About the same"),
+    (1, "Right is slightly better"),
+    (2, "Right is better"),
+    (3, "Right is much better"),
 ]
 
 
@@ -19,7 +24,7 @@ def task_context(project: Project, assignment: Assignment, user) -> dict:
     comparison = assignment.item.comparison
     by_position = {c.position: c for c in Candidate.objects.raw(CANDIDATES_SQL, [comparison.pk])}
     shown = [by_position[p] for p in assignment.display_order if p in by_position]
-    low, high = (project.config.get("scale") or [1, 5])
+    low, high = project.config.get("scale") or [1, 5]
     context = {
         "assignment": assignment,
         "comparison": comparison,

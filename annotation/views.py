@@ -55,8 +55,12 @@ def _render_task(request, project: Project, *, error: str = "", status: int = 20
             assignment = assignment_claim(project=project, annotator=request.user)
         except QueueEmpty as reason:
             empty = str(reason)
-    context = {"project": project, "empty": empty, "error": error,
-               "progress": project_progress(project=project, annotator=request.user)}
+    context = {
+        "project": project,
+        "empty": empty,
+        "error": error,
+        "progress": project_progress(project=project, annotator=request.user),
+    }
     if assignment is not None:
         context.update(task_context(project, assignment, request.user))
     template = "annotation/task.html#task" if request.htmx else "annotation/task.html"
@@ -87,8 +91,9 @@ def submit(request, slug: str, assignment_id: int):
         if refusal:
             raise AnswerError(refusal)
         # The submit checks that the task is this annotator's, in this project: no lookup before it.
-        assignment_submit(assignment_id=assignment_id, annotator=request.user, data=request.POST,
-                          time_spent_ms=spent, project=project)
+        assignment_submit(
+            assignment_id=assignment_id, annotator=request.user, data=request.POST, time_spent_ms=spent, project=project
+        )
     except TaskNotFound:
         raise Http404("No such task.") from None
     except AnswerError as error:
@@ -142,8 +147,9 @@ def project_settings(request, slug: str):
     action = request.POST.get("action") if request.method == "POST" else None
     form = ProjectSettingsForm(request.POST if action == "save" else None, instance=project)
     member_form = MemberForm(request.POST if action == "member" else None)
-    upload_form = ItemsUploadForm(request.POST if action == "upload" else None,
-                                  request.FILES if action == "upload" else None)
+    upload_form = ItemsUploadForm(
+        request.POST if action == "upload" else None, request.FILES if action == "upload" else None
+    )
     battles_form = ItemsFromBattlesForm(request.POST if action == "battles" else None)
     error, status = "", 200
     try:
@@ -161,8 +167,10 @@ def project_settings(request, slug: str):
             return redirect("annotation:settings", slug=slug)
         if action == "upload" and upload_form.is_valid():
             report = items_upload(project=project, upload=upload_form.cleaned_data["file"])
-            messages.success(request, f"{report.read} record(s) read: {report.added} item(s) added, "
-                                      f"{report.already} already in the project.")
+            messages.success(
+                request,
+                f"{report.read} record(s) read: {report.added} item(s) added, {report.already} already in the project.",
+            )
             return redirect("annotation:settings", slug=slug)
         if action == "battles" and battles_form.is_valid():
             added = items_from_battles(project=project, **battles_form.cleaned_data)
@@ -175,9 +183,17 @@ def project_settings(request, slug: str):
         if action not in SETTINGS_ACTIONS:
             error = "This request names no action of this page. Reload the page and use its buttons."
     members = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
-    context = {"project": Project.objects.get(pk=project.pk), "form": form, "member_form": member_form,
-               "upload_form": upload_form, "battles_form": battles_form, "members": members, "error": error,
-               "items": project.items.count(), "gold_items": project.items.filter(is_gold=True).count()}
+    context = {
+        "project": Project.objects.get(pk=project.pk),
+        "form": form,
+        "member_form": member_form,
+        "upload_form": upload_form,
+        "battles_form": battles_form,
+        "members": members,
+        "error": error,
+        "items": project.items.count(),
+        "gold_items": project.items.filter(is_gold=True).count(),
+    }
     return render(request, "annotation/settings.html", context, status=status)
 
 
@@ -200,8 +216,12 @@ def _exports_context(request, project: Project, form) -> dict:
     from annotation.models import ExportJob
 
     jobs = ExportJob.objects.filter(project=project).order_by("-id")[:20]
-    return {"project": project, "form": form, "jobs": jobs,
-            "running": any(j.state in ("queued", "running") for j in jobs)}
+    return {
+        "project": project,
+        "form": form,
+        "jobs": jobs,
+        "running": any(j.state in ("queued", "running") for j in jobs),
+    }
 
 
 @login_required
@@ -236,8 +256,10 @@ def export_download(request, job_id: int, name: str):
     job = ExportJob.objects.filter(pk=job_id).select_related("project").first()
     allowed = job is not None and (
         request.user.is_staff
-        or (job.project is not None
-            and Membership.objects.filter(project=job.project, user=request.user, role=Role.OWNER).exists())
+        or (
+            job.project is not None
+            and Membership.objects.filter(project=job.project, user=request.user, role=Role.OWNER).exists()
+        )
     )
     path = job_file(job, name) if allowed else None
     if path is None:

@@ -6,8 +6,17 @@ from arena.models import Answer, ArenaModel, Battle
 
 @admin.register(ArenaModel)
 class ArenaModelAdmin(CheckedModelAdmin):
-    list_display = ["name", "backend", "model_id", "endpoint", "weight", "active", "max_concurrency", "timeout_s",
-                    "queue"]
+    list_display = [
+        "name",
+        "backend",
+        "model_id",
+        "endpoint",
+        "weight",
+        "active",
+        "max_concurrency",
+        "timeout_s",
+        "queue",
+    ]
     list_filter = ["backend", "active", "queue"]
     list_editable = ["weight", "active"]
     search_fields = ["name", "model_id", "endpoint", "organization"]
@@ -25,8 +34,18 @@ class ArenaModelAdmin(CheckedModelAdmin):
 class AnswerInline(CheckedTabularInline):
     model = Answer
     extra = 0
-    fields = ["turn", "side", "model", "state", "prompt", "text", "error", "output_tokens", "first_token_ms",
-              "duration_ms"]
+    fields = [
+        "turn",
+        "side",
+        "model",
+        "state",
+        "prompt",
+        "text",
+        "error",
+        "output_tokens",
+        "first_token_ms",
+        "duration_ms",
+    ]
     readonly_fields = fields
     can_delete = False
 
@@ -37,8 +56,19 @@ class BattleAdmin(CheckedModelAdmin):
     list_filter = ["state", "model_a", "model_b"]
     search_fields = ["public_id", "voter", "answers__prompt"]
     date_hierarchy = "created_at"
-    readonly_fields = ["public_id", "voter", "user", "model_a", "model_b", "state", "error", "judgment", "created_at",
-                       "ready_at", "voted_at"]
+    readonly_fields = [
+        "public_id",
+        "voter",
+        "user",
+        "model_a",
+        "model_b",
+        "state",
+        "error",
+        "judgment",
+        "created_at",
+        "ready_at",
+        "voted_at",
+    ]
     inlines = [AnswerInline]
 
     def has_add_permission(self, request):

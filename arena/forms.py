@@ -5,8 +5,15 @@ from django.conf import settings
 
 from arena.services import VOTE_CHOICES, ArenaError, Vote, prompt_length_check
 
-STRENGTHS = [(-3, "A much better"), (-2, "A better"), (-1, "A slightly better"), (0, "About the same"),
-             (1, "B slightly better"), (2, "B better"), (3, "B much better")]
+STRENGTHS = [
+    (-3, "A much better"),
+    (-2, "A better"),
+    (-1, "A slightly better"),
+    (0, "About the same"),
+    (1, "B slightly better"),
+    (2, "B better"),
+    (3, "B much better"),
+]
 SCORES = [(n, str(n)) for n in range(1, 8)]
 
 
@@ -45,5 +52,10 @@ class VoteForm(forms.Form):
 
     def vote(self) -> Vote:
         data = self.cleaned_data
-        return Vote(choice=data["choice"], strength=data["strength"], score_a=data["score_a"],
-                    score_b=data["score_b"], rationale=data["rationale"])
+        return Vote(
+            choice=data["choice"],
+            strength=data["strength"],
+            score_a=data["score_a"],
+            score_b=data["score_b"],
+            rationale=data["rationale"],
+        )

@@ -33,7 +33,13 @@ def replay_models_register() -> int:
     for recorded in replay_models():
         if ArenaModel.objects.filter(name=recorded["name"]).exists():
             continue
-        model_register(name=recorded["name"], backend="replay", model_id=recorded["name"],
-                       organization=recorded.get("org") or "", max_concurrency=64, timeout_s=180.0)
+        model_register(
+            name=recorded["name"],
+            backend="replay",
+            model_id=recorded["name"],
+            organization=recorded.get("org") or "",
+            max_concurrency=64,
+            timeout_s=180.0,
+        )
         new += 1
     return new

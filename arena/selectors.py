@@ -28,9 +28,7 @@ class PromptOffer:
 
 def battle_for_judge(*, public_id: str, judge: str) -> Battle | None:
     return (
-        Battle.objects.select_related("model_a", "model_b", "judgment")
-        .filter(public_id=public_id, voter=judge)
-        .first()
+        Battle.objects.select_related("model_a", "model_b", "judgment").filter(public_id=public_id, voter=judge).first()
     )
 
 

@@ -103,12 +103,16 @@ REGISTER_A_MODEL = (
 
 def _why_none_can_answer(active: list[ArenaModel], able: list[ArenaModel]) -> str:
     if any(model.backend == "replay" for model in active):
-        return ("The models here replay recorded answers, so they answer only the recorded prompts offered on "
-                f"the arena page. Pick one of those. {REGISTER_A_MODEL}")
+        return (
+            "The models here replay recorded answers, so they answer only the recorded prompts offered on "
+            f"the arena page. Pick one of those. {REGISTER_A_MODEL}"
+        )
     if not active:
         return f"No models are registered yet, so no battle can start. {REGISTER_A_MODEL}"
-    return (f"Only {len(able)} of the {len(active)} active models can answer this prompt, and a battle needs "
-            f"two. {REGISTER_A_MODEL}")
+    return (
+        f"Only {len(able)} of the {len(active)} active models can answer this prompt, and a battle needs "
+        f"two. {REGISTER_A_MODEL}"
+    )
 
 
 def eligible_models(messages: list[dict]) -> list[ArenaModel]:

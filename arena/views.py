@@ -28,9 +28,14 @@ def _get_battle_for_visitor(request: HttpRequest, public_id: str) -> Battle:
 
 
 def _page(battle: Battle, **extra) -> dict:
-    return {"battle": battle, "strengths": STRENGTHS, "score_range": range(1, 8),
-            "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS,
-            "max_rationale_chars": settings.AGORA_ARENA_MAX_RATIONALE_CHARS, **extra}
+    return {
+        "battle": battle,
+        "strengths": STRENGTHS,
+        "score_range": range(1, 8),
+        "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS,
+        "max_rationale_chars": settings.AGORA_ARENA_MAX_RATIONALE_CHARS,
+        **extra,
+    }
 
 
 def _vote_panel(battle: Battle, **extra) -> dict:
@@ -50,14 +55,20 @@ def index(request: HttpRequest) -> HttpResponse:
             if not form.is_valid():
                 raise ArenaError(_first_error(form))
             battle = services.battle_create(
-                prompt=form.cleaned_data["prompt"], judge=_judge(request), user=request.user,
+                prompt=form.cleaned_data["prompt"],
+                judge=_judge(request),
+                user=request.user,
                 client_ip=request.META.get("REMOTE_ADDR"),
             )
             return redirect("arena:battle", public_id=battle.public_id)
     except ArenaError as refused:
         error, status = refused.message, refused.status
-    context = {"form": form, "error": error, "offer": prompt_offer(),
-               "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS}
+    context = {
+        "form": form,
+        "error": error,
+        "offer": prompt_offer(),
+        "max_prompt_chars": settings.AGORA_ARENA_MAX_PROMPT_CHARS,
+    }
     return render(request, "arena/index.html", context, status=status)
 
 
@@ -75,13 +86,16 @@ def turn(request: HttpRequest, public_id: str) -> HttpResponse:
         if not form.is_valid():
             raise ArenaError(_first_error(form))
         answers = services.turn_add(
-            battle=battle, prompt=form.cleaned_data["prompt"], judge=_judge(request),
+            battle=battle,
+            prompt=form.cleaned_data["prompt"],
+            judge=_judge(request),
             client_ip=request.META.get("REMOTE_ADDR"),
         )
     except ArenaError as refused:
         # The message replaces the form's error paragraph, whatever the form's own swap (beforeend in #turns).
-        response = render(request, "arena/battle.html#followup-error", {"error": refused.message},
-                          status=refused.status)
+        response = render(
+            request, "arena/battle.html#followup-error", {"error": refused.message}, status=refused.status
+        )
         return reswap(retarget(response, "#followup-error"), "outerHTML")
     except NotYours as exc:
         raise Http404("No such battle.") from exc
@@ -99,13 +113,17 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
         if not form.is_valid():
             raise ArenaError(_first_error(form))
         judgment, _ = services.vote_record(
-            battle=battle, judge=_judge(request), user=request.user, vote=form.vote(),
+            battle=battle,
+            judge=_judge(request),
+            user=request.user,
+            vote=form.vote(),
             client_ip=request.META.get("REMOTE_ADDR"),
         )
     except ArenaError as refused:
         battle = _get_battle_for_visitor(request, public_id)  # its state now, with what the panel shows
-        return render(request, "arena/battle.html#vote-panel", _vote_panel(battle, error=refused.message),
-                      status=refused.status)
+        return render(
+            request, "arena/battle.html#vote-panel", _vote_panel(battle, error=refused.message), status=refused.status
+        )
     except NotYours as exc:
         raise Http404("No such battle.") from exc
     if not request.htmx:

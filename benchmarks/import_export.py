@@ -44,12 +44,24 @@ def write_battles(path: Path, n: int) -> None:
         for i in range(n):
             a, b = rng.sample(MODELS, 2)
             prompt = f"Question {i}: " + "lorem ipsum " * rng.randint(5, 60)
-            handle.write(json.dumps({
-                "question_id": f"b{i}", "model_a": a, "model_b": b, "winner": rng.choice(WINNERS),
-                "judge": f"user-{rng.randint(1, 5000)}", "turn": 1, "language": "English",
-                "tstamp": 1.7e9 + i, "prompt": prompt,
-                "response_a": "answer " * rng.randint(20, 300), "response_b": "reply " * rng.randint(20, 300),
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "question_id": f"b{i}",
+                        "model_a": a,
+                        "model_b": b,
+                        "winner": rng.choice(WINNERS),
+                        "judge": f"user-{rng.randint(1, 5000)}",
+                        "turn": 1,
+                        "language": "English",
+                        "tstamp": 1.7e9 + i,
+                        "prompt": prompt,
+                        "response_a": "answer " * rng.randint(20, 300),
+                        "response_b": "reply " * rng.randint(20, 300),
+                    }
+                )
+                + "\n"
+            )
 
 
 def main(n: int) -> None:
@@ -63,11 +75,12 @@ def main(n: int) -> None:
             write_battles(source, n)
             size_mb = source.stat().st_size / 1e6
             start = time.perf_counter()
-            call_command("import_judgments", str(source), "--format", "arena", "--no-progress",
-                         stdout=io.StringIO())
+            call_command("import_judgments", str(source), "--format", "arena", "--no-progress", stdout=io.StringIO())
             took = time.perf_counter() - start
-            print(f"import  {n:>9,} records ({size_mb:,.0f} MB): {took:7.1f} s  {n / took:>9,.0f} records/s  "
-                  f"peak RSS {peak_mb():,.0f} MB")
+            print(
+                f"import  {n:>9,} records ({size_mb:,.0f} MB): {took:7.1f} s  {n / took:>9,.0f} records/s  "
+                f"peak RSS {peak_mb():,.0f} MB"
+            )
             start = time.perf_counter()
             call_command("export_dataset", "--format", "raw", "--output", str(raw), stdout=io.StringIO())
             took = time.perf_counter() - start

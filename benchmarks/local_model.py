@@ -70,8 +70,10 @@ def main() -> None:
             tokenizer, model = load_model(path)
             loaded = time.perf_counter() - t0
             params = sum(p.numel() for p in model.parameters())
-            print(f"\n{shape}: {params / 1e6:.1f}M parameters on {model.device}; "
-                  f"built in {built:.1f} s, loaded in {loaded:.2f} s")
+            print(
+                f"\n{shape}: {params / 1e6:.1f}M parameters on {model.device}; "
+                f"built in {built:.1f} s, loaded in {loaded:.2f} s"
+            )
             asyncio.run(_streams(path, 1, args.tokens))  # warm-up: kernels, caches, the first-call costs
             reference = _reference(tokenizer, model, args.tokens)
             batcher_for(path).batch_sizes.clear()
@@ -126,7 +128,10 @@ def _direct(tokenizer, model, count: int, tokens: int) -> dict:
         t0 = time.perf_counter()
         with torch.inference_mode():
             output = model.generate(
-                **inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False,
+                **inputs,
+                max_new_tokens=tokens,
+                min_new_tokens=tokens,
+                do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
             )
         _sync()
@@ -145,7 +150,7 @@ def _reference(tokenizer, model, tokens: int) -> str:
     inputs = {name: encoded[name].to(model.device) for name in ("input_ids", "attention_mask")}
     with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 async def _streams(path: Path, count: int, tokens: int) -> dict:

@@ -106,11 +106,18 @@ class Stepper:
         started = time.perf_counter()
         value = fn()
         seconds = time.perf_counter() - started
-        self.conn.send(("step", {
-            "step": name, "seconds": round(seconds, 4), "peak_mib": _mib(_status_kib("VmHWM")),
-            "added_mib": _mib(_status_kib("VmHWM") - before),
-            "workers_mib": _mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) or None,
-        }))
+        self.conn.send(
+            (
+                "step",
+                {
+                    "step": name,
+                    "seconds": round(seconds, 4),
+                    "peak_mib": _mib(_status_kib("VmHWM")),
+                    "added_mib": _mib(_status_kib("VmHWM") - before),
+                    "workers_mib": _mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) or None,
+                },
+            )
+        )
         return value
 
 
@@ -119,9 +126,15 @@ def _load(path: str):
 
     data = np.load(path)
     n_models = int(data["n_models"])
-    return Votes(models=tuple(f"m{i:03d}" for i in range(n_models)), a=data["a"], b=data["b"], y=data["y"],
-                 tie=data["tie"], w=np.ones(len(data["a"])),
-                 extra={"style_a": data["style_a"], "style_b": data["style_b"]})
+    return Votes(
+        models=tuple(f"m{i:03d}" for i in range(n_models)),
+        a=data["a"],
+        b=data["b"],
+        y=data["y"],
+        tie=data["tie"],
+        w=np.ones(len(data["a"])),
+        extra={"style_a": data["style_a"], "style_b": data["style_b"]},
+    )
 
 
 def _frame(votes, style: bool):
@@ -129,8 +142,11 @@ def _frame(votes, style: bool):
     import pandas as pd
 
     names = np.asarray(votes.models, dtype=object)
-    columns = {"model_a": names[votes.a], "model_b": names[votes.b],
-               "winner": np.select([votes.tie, votes.y == 1.0], ["tie", "model_a"], "model_b")}
+    columns = {
+        "model_a": names[votes.a],
+        "model_b": names[votes.b],
+        "winner": np.select([votes.tie, votes.y == 1.0], ["tie", "model_a"], "model_b"),
+    }
     if style:
         sa, sb = votes.extra["style_a"].astype(float), votes.extra["style_b"].astype(float)
         columns |= dict(zip(RAW, ((sa - sb) / (sa + sb + 1.0)).T, strict=True))
@@ -167,8 +183,10 @@ def agora_style(step: Stepper, votes, opts: dict) -> dict:
     x = step("style prepare", lambda: style.votes_style(votes))
     fitted = step("style fit", lambda: style.fit(votes, x, reg=reg, reweight=reweight))
     step("style boot", lambda: style.bootstrap(votes, x, fitted, rounds=opts["rounds"], reg=reg, reweight=reweight))
-    step("rate(): style + boot", lambda: rate(votes, bootstrap=opts["rounds"], use_style=True, style_reg=reg,
-                                              style_reweight=reweight))
+    step(
+        "rate(): style + boot",
+        lambda: rate(votes, bootstrap=opts["rounds"], use_style=True, style_reg=reg, style_reweight=reweight),
+    )
     return {"style fit": {"theta": fitted.theta, "beta": fitted.beta}}
 
 
@@ -194,8 +212,14 @@ def arena_rank_bt(step: Stepper, votes, opts: dict) -> dict:
     model = BradleyTerry(n_competitors=len(dataset.competitors))
     step("BT fit", lambda: _ready(model.fit(dataset).params["ratings"]))
     if opts["arena_boot"]:
-        step("BT boot", lambda: _ready(model.compute_ratings_and_cis(
-            dataset, ci_method="bootstrap", num_bootstrap=opts["rounds"])["rating_lower"]))
+        step(
+            "BT boot",
+            lambda: _ready(
+                model.compute_ratings_and_cis(dataset, ci_method="bootstrap", num_bootstrap=opts["rounds"])[
+                    "rating_lower"
+                ]
+            ),
+        )
     return {"BT fit": {"theta": _in_our_order(votes, dataset.competitors, model.params["ratings"])}}
 
 
@@ -211,14 +235,23 @@ def arena_rank_style(step: Stepper, votes, opts: dict) -> dict:
         return dataset
 
     dataset = step("style prepare", prepare)
-    model = ContextualBradleyTerry(n_competitors=len(dataset.competitors), n_features=len(RAW),
-                                   reg=opts["style_reg"])
+    model = ContextualBradleyTerry(n_competitors=len(dataset.competitors), n_features=len(RAW), reg=opts["style_reg"])
     step("style fit", lambda: _ready(*model.fit(dataset).params.values()))
     if opts["arena_style_boot"]:
-        step("style boot", lambda: _ready(model.compute_ratings_and_cis(
-            dataset, ci_method="bootstrap", num_bootstrap=opts["rounds"])["rating_lower"]))
-    return {"style fit": {"theta": _in_our_order(votes, dataset.competitors, model.params["ratings"]),
-                          "beta": np.asarray(model.params["coeffs"])}}
+        step(
+            "style boot",
+            lambda: _ready(
+                model.compute_ratings_and_cis(dataset, ci_method="bootstrap", num_bootstrap=opts["rounds"])[
+                    "rating_lower"
+                ]
+            ),
+        )
+    return {
+        "style fit": {
+            "theta": _in_our_order(votes, dataset.competitors, model.params["ratings"]),
+            "beta": np.asarray(model.params["coeffs"]),
+        }
+    }
 
 
 def _winner_loser(votes) -> list[list[int]]:
@@ -227,8 +260,9 @@ def _winner_loser(votes) -> list[list[int]]:
     winner = np.where(votes.y == 1.0, votes.a, votes.b)[decisive]
     loser = np.where(votes.y == 1.0, votes.b, votes.a)[decisive]
     tied_a, tied_b = votes.a[votes.tie], votes.b[votes.tie]
-    return np.stack([np.concatenate([winner, winner, tied_a, tied_b]),
-                     np.concatenate([loser, loser, tied_b, tied_a])], axis=1).tolist()
+    return np.stack(
+        [np.concatenate([winner, winner, tied_a, tied_b]), np.concatenate([loser, loser, tied_b, tied_a])], axis=1
+    ).tolist()
 
 
 def choix_bt(step: Stepper, votes, opts: dict) -> dict:
@@ -237,21 +271,32 @@ def choix_bt(step: Stepper, votes, opts: dict) -> dict:
     n = votes.n_models
 
     def dense():
-        return (np.bincount(votes.a * n + votes.b, weights=votes.y, minlength=n * n)
-                + np.bincount(votes.b * n + votes.a, weights=1.0 - votes.y, minlength=n * n)).reshape(n, n)
+        return (
+            np.bincount(votes.a * n + votes.b, weights=votes.y, minlength=n * n)
+            + np.bincount(votes.b * n + votes.a, weights=1.0 - votes.y, minlength=n * n)
+        ).reshape(n, n)
 
     wins = step("BT prepare (dense)", dense)
-    estimates = {"BT fit (ilsr_pairwise_dense)": {"theta": step("BT fit (ilsr_pairwise_dense)",
-                                                                lambda: choix.ilsr_pairwise_dense(wins))}}
+    estimates = {
+        "BT fit (ilsr_pairwise_dense)": {
+            "theta": step("BT fit (ilsr_pairwise_dense)", lambda: choix.ilsr_pairwise_dense(wins))
+        }
+    }
     if not opts["skip_slow"]:
         pairs = step("BT prepare (pairs)", lambda: _winner_loser(votes))
-        estimates["BT fit (ilsr_pairwise)"] = {"theta": step("BT fit (ilsr_pairwise)",
-                                                             lambda: choix.ilsr_pairwise(n, pairs))}
+        estimates["BT fit (ilsr_pairwise)"] = {
+            "theta": step("BT fit (ilsr_pairwise)", lambda: choix.ilsr_pairwise(n, pairs))
+        }
     return estimates
 
 
-TASK_FUNCTIONS = {("agora", "bt"): agora_bt, ("agora", "style"): agora_style, ("arena-rank", "bt"): arena_rank_bt,
-                  ("arena-rank", "style"): arena_rank_style, ("choix", "bt"): choix_bt}
+TASK_FUNCTIONS = {
+    ("agora", "bt"): agora_bt,
+    ("agora", "style"): agora_style,
+    ("arena-rank", "bt"): arena_rank_bt,
+    ("arena-rank", "style"): arena_rank_style,
+    ("choix", "bt"): choix_bt,
+}
 
 
 def child(conn, library: str, task: str, path: str, opts: dict) -> None:
@@ -318,7 +363,7 @@ def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.2g}" if abs(value) < 10 ** -digits and value else f"{value:.{digits}f}"
+        return f"{value:.2g}" if abs(value) < 10**-digits and value else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -374,12 +419,21 @@ def main() -> None:
     parser.add_argument("--models", default="50,150", help="comma-separated numbers of models")
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--libraries", default=",".join(LIBRARIES), help="comma-separated, of " + ", ".join(LIBRARIES))
-    parser.add_argument("--skip-slow", action="store_true",
-                        help="leave out arena-rank's bootstraps and choix's list-based ILSR")
-    parser.add_argument("--arena-rank-bootstrap-max-votes", type=int, default=1_000_000,
-                        help="run arena-rank's BT bootstrap only up to this many votes")
-    parser.add_argument("--arena-rank-style-bootstrap-max-votes", type=int, default=100_000,
-                        help="run arena-rank's style-control bootstrap only up to this many votes")
+    parser.add_argument(
+        "--skip-slow", action="store_true", help="leave out arena-rank's bootstraps and choix's list-based ILSR"
+    )
+    parser.add_argument(
+        "--arena-rank-bootstrap-max-votes",
+        type=int,
+        default=1_000_000,
+        help="run arena-rank's BT bootstrap only up to this many votes",
+    )
+    parser.add_argument(
+        "--arena-rank-style-bootstrap-max-votes",
+        type=int,
+        default=100_000,
+        help="run arena-rank's style-control bootstrap only up to this many votes",
+    )
     parser.add_argument("--style-reg", type=float, default=0.0, help="L2 on the style coefficients (arena-rank: 1)")
     parser.add_argument("--style-reweight", action="store_true", help="arena-rank's inverse pair-count weights")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one step may run before it is stopped")
@@ -404,13 +458,24 @@ def main() -> None:
             for n_models in model_counts:
                 votes, _, _ = planted(n_votes, n_models, seed=args.seed, beta=BETA)
                 path = str(Path(tmp) / f"votes-{n_votes}-{n_models}.npz")
-                np.savez(path, a=votes.a, b=votes.b, y=votes.y, tie=votes.tie, n_models=n_models,
-                         style_a=votes.extra["style_a"], style_b=votes.extra["style_b"])
-                opts = {"rounds": args.rounds, "skip_slow": args.skip_slow, "style_reg": args.style_reg,
-                        "style_reweight": args.style_reweight,
-                        "arena_boot": not args.skip_slow and n_votes <= args.arena_rank_bootstrap_max_votes,
-                        "arena_style_boot": not args.skip_slow
-                        and n_votes <= args.arena_rank_style_bootstrap_max_votes}
+                np.savez(
+                    path,
+                    a=votes.a,
+                    b=votes.b,
+                    y=votes.y,
+                    tie=votes.tie,
+                    n_models=n_models,
+                    style_a=votes.extra["style_a"],
+                    style_b=votes.extra["style_b"],
+                )
+                opts = {
+                    "rounds": args.rounds,
+                    "skip_slow": args.skip_slow,
+                    "style_reg": args.style_reg,
+                    "style_reweight": args.style_reweight,
+                    "arena_boot": not args.skip_slow and n_votes <= args.arena_rank_bootstrap_max_votes,
+                    "arena_style_boot": not args.skip_slow and n_votes <= args.arena_rank_style_bootstrap_max_votes,
+                }
                 combo: list[dict] = []
                 reference: dict[str, dict] = {}
                 for library in libraries:
@@ -418,8 +483,11 @@ def main() -> None:
                         if (library, task) not in TASK_FUNCTIONS:
                             combo.append({"library": library, "step": f"{task} (none)", "note": "—"})
                             continue
-                        print(f"{n_votes:,} votes, {n_models} models: {library} {task} (load {loadavg()}) …",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"{n_votes:,} votes, {n_models} models: {library} {task} (load {loadavg()}) …",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         steps, estimates, error = run_task(library, task, path, opts, args.timeout)
                         if error:
                             errors.append(f"{n_votes:,}/{n_models} {library} {task}: {error}")
@@ -447,22 +515,37 @@ def main() -> None:
                 notes += summary(n_votes, n_models, args.rounds, combo)
 
     print()
-    print(f"rating engines, {os.cpu_count()} cores; {args.rounds} bootstrap rounds; "
-          f"style reg {args.style_reg}, reweight {args.style_reweight}; load before {load_before}, after {loadavg()}; "
-          f"{time.perf_counter() - started:.0f} s in all")
-    print("one fresh interpreter per library and task; peak = peak RSS during the step (VmHWM reset before it), "
-          "+MiB = peak minus RSS at its start; Δ vs Agora after centring, θ in rating points")
+    print(
+        f"rating engines, {os.cpu_count()} cores; {args.rounds} bootstrap rounds; "
+        f"style reg {args.style_reg}, reweight {args.style_reweight}; load before {load_before}, after {loadavg()}; "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
+    print(
+        "one fresh interpreter per library and task; peak = peak RSS during the step (VmHWM reset before it), "
+        "+MiB = peak minus RSS at its start; Δ vs Agora after centring, θ in rating points"
+    )
     print(table(COLUMNS, rows, left=("library", "step")))
     print()
     print("\n".join(notes))
-    print("  arena-rank's bootstrap ran up to "
-          f"{args.arena_rank_bootstrap_max_votes:,} votes, its style bootstrap up to "
-          f"{args.arena_rank_style_bootstrap_max_votes:,}" + (" (both skipped: --skip-slow)" if args.skip_slow else ""))
+    print(
+        "  arena-rank's bootstrap ran up to "
+        f"{args.arena_rank_bootstrap_max_votes:,} votes, its style bootstrap up to "
+        f"{args.arena_rank_style_bootstrap_max_votes:,}" + (" (both skipped: --skip-slow)" if args.skip_slow else "")
+    )
     print(REFERENCES)
     for error in errors:
         print(f"  error: {error.splitlines()[-1] if error else error}")
-    result = {"benchmark": "ratings", "started": stamp, "params": vars(args), "cores": os.cpu_count(),
-              "load_before": load_before, "load_after": loadavg(), "rows": rows, "summary": notes, "errors": errors}
+    result = {
+        "benchmark": "ratings",
+        "started": stamp,
+        "params": vars(args),
+        "cores": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": loadavg(),
+        "rows": rows,
+        "summary": notes,
+        "errors": errors,
+    }
     result_write(result)
 
 

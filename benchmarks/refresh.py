@@ -70,8 +70,11 @@ def main() -> None:
     parser.add_argument("--database", default="agora_bench_refresh", help="recreated on every run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database of an earlier run (same --judgments and --models) instead of refilling")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run (same --judgments and --models) instead of refilling",
+    )
     args = parser.parse_args()
 
     env = Env(database=args.database, pg=args.pg, redis_url=args.redis_url, tag=f"agora-bench-{uuid.uuid4().hex[:8]}")
@@ -100,8 +103,10 @@ def main() -> None:
         run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t = run.timings
-        print(f"{label:<26} {t.get('read_s', 0):7.2f} {t.get('fit_s', 0):7.2f} {t.get('store_s', 0):8.3f} "
-              f"{run.duration_ms / 1000:8.2f} {peak:12.0f}  {run.state} {run.error}")
+        print(
+            f"{label:<26} {t.get('read_s', 0):7.2f} {t.get('fit_s', 0):7.2f} {t.get('store_s', 0):8.3f} "
+            f"{run.duration_ms / 1000:8.2f} {peak:12.0f}  {run.state} {run.error}"
+        )
 
 
 if __name__ == "__main__":

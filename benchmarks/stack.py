@@ -64,8 +64,12 @@ def ms_stats(seconds: list[float]) -> dict:
         return None if x is None else round(x * 1000.0, 1)
 
     return {
-        "n": len(seconds), "p50": ms(pct(seconds, 50)), "p90": ms(pct(seconds, 90)), "p99": ms(pct(seconds, 99)),
-        "mean": ms(statistics.fmean(seconds)) if seconds else None, "max": ms(max(seconds)) if seconds else None,
+        "n": len(seconds),
+        "p50": ms(pct(seconds, 50)),
+        "p90": ms(pct(seconds, 90)),
+        "p99": ms(pct(seconds, 99)),
+        "mean": ms(statistics.fmean(seconds)) if seconds else None,
+        "max": ms(max(seconds)) if seconds else None,
     }
 
 
@@ -73,8 +77,13 @@ def table(columns: list[tuple[str, object]], rows: list[dict], *, left: tuple[st
     """A text table: ``columns`` are (heading, row → value); right-aligned unless named in ``left``."""
     cells = [[name for name, _ in columns]] + [[str(fn(row)) for _, fn in columns] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(width) if name in left else cell.rjust(width)
-                       for (name, _), cell, width in zip(columns, line, widths, strict=True)) for line in cells]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if name in left else cell.rjust(width)
+            for (name, _), cell, width in zip(columns, line, widths, strict=True)
+        )
+        for line in cells
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -179,14 +188,42 @@ class PrivatePostgres:
                 entry = pwd.getpwnam(user)
                 os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             self.pgdata.chmod(0o700)
-            _run_pg(["initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                     "--no-instructions"], user)
+            _run_pg(
+                [
+                    "initdb",
+                    "-D",
+                    str(self.pgdata),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ],
+                user,
+            )
         self.port = port or free_port()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections={self.max_connections}"
-        _run_pg(["pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-                 "-o", options, "start"], user, timeout=90)
-        print(f"private PostgreSQL ({_pg_bin().parent.name}) on port {self.port}, "
-              f"max_connections={self.max_connections}", file=sys.stderr)
+        _run_pg(
+            [
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                options,
+                "start",
+            ],
+            user,
+            timeout=90,
+        )
+        print(
+            f"private PostgreSQL ({_pg_bin().parent.name}) on port {self.port}, max_connections={self.max_connections}",
+            file=sys.stderr,
+        )
         return f"postgres://postgres@127.0.0.1:{self.port}"
 
     def stop(self) -> None:
@@ -201,8 +238,11 @@ def redis_cleanup(env: Env) -> int:
     import redis
 
     client = redis.Redis.from_url(env.redis_url)
-    keys = [key for pattern in (f"{env.tag}*", f"_kombu.binding*{env.tag}*", f"*{env.tag}*")
-            for key in client.scan_iter(match=pattern, count=1000)]
+    keys = [
+        key
+        for pattern in (f"{env.tag}*", f"_kombu.binding*{env.tag}*", f"*{env.tag}*")
+        for key in client.scan_iter(match=pattern, count=1000)
+    ]
     return client.delete(*set(keys)) if keys else 0
 
 
@@ -226,14 +266,20 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, command: list[str], extra_env: dict[str, str] | None = None, *,
-              append: bool = False) -> subprocess.Popen:
+    def start(
+        self, name: str, command: list[str], extra_env: dict[str, str] | None = None, *, append: bool = False
+    ) -> subprocess.Popen:
         """Start a child under ``name``; ``append`` keeps its log from before (a restart after ``kill``)."""
         log = open(self.log_dir / f"{name}.log", "a" if append else "w")
         process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env.child_env() | (extra_env or {}), stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=self.env.child_env() | (extra_env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             # Own session: a Ctrl-C in the terminal reaches the benchmark only, which then stops them in order.
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.procs[name] = process

@@ -161,8 +161,9 @@ async def agora_battle(http: aiohttp.ClientSession, base: str, run: BattleRun, r
         raise StepFailed("GET /arena/ set no csrftoken cookie")
     prompt = f"bench user {run.user} nonce {uuid.uuid4().hex[:8]}: say some words"
     run.t_submit = now()
-    async with http.post(f"{base}/arena/", data={"prompt": prompt, "csrfmiddlewaretoken": csrf.value},
-                         allow_redirects=False) as response:
+    async with http.post(
+        f"{base}/arena/", data={"prompt": prompt, "csrfmiddlewaretoken": csrf.value}, allow_redirects=False
+    ) as response:
         body = await response.text()
         if response.status != 302:
             raise StepFailed(f"POST /arena/ answered {response.status}: {_TAGS.sub(' ', body)[:160].strip()}")
@@ -259,8 +260,9 @@ class Phase:
     async def user(self, uid: int, stop_at: float, sink: list[BattleRun], max_battles: int | None = None) -> None:
         rng = random.Random(uid)
         # One cookie jar per visitor, as one browser each; unsafe=True: cookies from an IP host.
-        async with aiohttp.ClientSession(connector=self.connector, connector_owner=False,
-                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with aiohttp.ClientSession(
+            connector=self.connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        ) as http:
             done = 0
             while now() < stop_at and (max_battles is None or done < max_battles):
                 run = BattleRun(user=uid)
@@ -411,9 +413,11 @@ def cpu_per_battle(row: dict) -> dict | None:
 def _cpu_line(row: dict) -> str:
     budget = row["cpu_per_battle"]
     parts = ", ".join(f"{name} {ms:g}" for name, ms in budget["ms"].items())
-    return (f"  {row['target']} K={row['k']}: CPU ms per battle: {parts}; {budget['total_ms']:g} in all, so "
-            f"{budget['cores']} cores allow at most {budget['ceiling']:g} battles/s "
-            f"({budget['ceiling_without_harness']:g} with the fake server and the client elsewhere)")
+    return (
+        f"  {row['target']} K={row['k']}: CPU ms per battle: {parts}; {budget['total_ms']:g} in all, so "
+        f"{budget['cores']} cores allow at most {budget['ceiling']:g} battles/s "
+        f"({budget['ceiling_without_harness']:g} with the fake server and the client elsewhere)"
+    )
 
 
 def _pair(stats: dict) -> str:
@@ -446,14 +450,31 @@ def start_stack(stack: Stack, args) -> tuple[str, str, Path]:
     env, run_dir = stack.env, stack.log_dir
     fake_port, web_port = free_port(), free_port()
     emit_log = run_dir / "emit.jsonl"
-    stack.start("fake", [PYTHON, "-m", "tests.fakes.openai_server", "--port", str(fake_port),
-                         "--tokens", str(args.tokens), "--rate", str(args.rate), "--log", str(emit_log)])
+    stack.start(
+        "fake",
+        [
+            PYTHON,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port",
+            str(fake_port),
+            "--tokens",
+            str(args.tokens),
+            "--rate",
+            str(args.rate),
+            "--log",
+            str(emit_log),
+        ],
+    )
     stack.start("web", web_command(PYTHON, "127.0.0.1", web_port))
     node = f"{env.tag}@localhost"
     # Each battle holds two worker threads for its whole stream.
     concurrency = args.concurrency or 2 * max(args.ks) + 50
-    stack.start("worker", worker_command(PYTHON, env.tag, concurrency)
-                + ["-n", node, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    stack.start(
+        "worker",
+        worker_command(PYTHON, env.tag, concurrency)
+        + ["-n", node, "--without-gossip", "--without-mingle", "--without-heartbeat"],
+    )
     stack.wait_for_port("fake", fake_port)
     stack.wait_for_port("web", web_port)
     stack.wait_for_worker("worker", node)
@@ -468,9 +489,11 @@ def warn_about_connections(env: Env, args) -> None:
         limit = int(cursor.fetchone()[0])
     # Two Celery threads per battle hold a connection each, plus the web server's per-request ones.
     if 2 * max(args.ks) + 20 > limit:
-        print(f"warning: K={max(args.ks)} needs more than the {limit} connections this PostgreSQL server "
-              "allows; expect 'too many clients' here and in anything else using it (see --private-pg)",
-              file=sys.stderr)
+        print(
+            f"warning: K={max(args.ks)} needs more than the {limit} connections this PostgreSQL server "
+            "allows; expect 'too many clients' here and in anything else using it (see --private-pg)",
+            file=sys.stderr,
+        )
 
 
 def register_models(api: str) -> None:
@@ -479,8 +502,21 @@ def register_models(api: str) -> None:
     from django.core.management import call_command
 
     for name, model_id in MODELS:
-        call_command("add_model", name, "--backend", "openai", "--endpoint", api, "--model-id", model_id,
-                     "--max-concurrency", "1000", "--timeout", "60", stdout=StringIO())
+        call_command(
+            "add_model",
+            name,
+            "--backend",
+            "openai",
+            "--endpoint",
+            api,
+            "--model-id",
+            model_id,
+            "--max-concurrency",
+            "1000",
+            "--timeout",
+            "60",
+            stdout=StringIO(),
+        )
 
 
 def layer_drops(worker_log: Path) -> int:
@@ -499,8 +535,14 @@ async def run_phases(args, web: str, api: str, emit_log: Path, meter: CpuMeter, 
     try:
         for k in args.ks:
             for target in args.targets:
-                phase = Phase(target=target, k=k, base=web if target == "agora" else api, tokens=args.tokens,
-                              battle_timeout=battle_timeout, connector=connector)
+                phase = Phase(
+                    target=target,
+                    k=k,
+                    base=web if target == "agora" else api,
+                    tokens=args.tokens,
+                    battle_timeout=battle_timeout,
+                    connector=connector,
+                )
                 print(f"K={k} {target}: {args.duration:g} s (load {loadavg()}) …", file=sys.stderr, flush=True)
                 drops_before = layer_drops(worker_log)
                 wall, cpu = await phase.run(args.duration, meter)
@@ -510,8 +552,12 @@ async def run_phases(args, web: str, api: str, emit_log: Path, meter: CpuMeter, 
                 row["cpu_per_battle"] = cpu_per_battle(row) if target == "agora" else None
                 rows.append(row)
                 save(rows)  # after every row: a run cut short keeps what it measured
-                print(f"  {row['battles_ok']} ok, {row['errors']} errors, {row['battles_per_s']} battles/s, "
-                      f"chunk added p50 {row['chunk_added_ms']['p50']} ms", file=sys.stderr, flush=True)
+                print(
+                    f"  {row['battles_ok']} ok, {row['errors']} errors, {row['battles_per_s']} battles/s, "
+                    f"chunk added p50 {row['chunk_added_ms']['p50']} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         await connector.close()
     return rows
@@ -524,14 +570,23 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="chunks per answer")
     parser.add_argument("--rate", type=float, default=50.0, help="chunks per second per answer")
     parser.add_argument("--targets", default="direct,agora", help="direct (baseline) and/or agora")
-    parser.add_argument("--battle-timeout", type=float, default=15.0,
-                        help="seconds a battle may take beyond its stream time before it counts as failed")
+    parser.add_argument(
+        "--battle-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a battle may take beyond its stream time before it counts as failed",
+    )
     parser.add_argument("--concurrency", type=int, default=0, help="Celery worker threads (default 2*max(K)+50)")
     parser.add_argument("--database", default="agora_bench", help="recreated on every run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--private-pg", type=int, default=0, metavar="MAX_CONNECTIONS",
-                        help="run on a PostgreSQL server of its own with this many connections instead of --pg")
+    parser.add_argument(
+        "--private-pg",
+        type=int,
+        default=0,
+        metavar="MAX_CONNECTIONS",
+        help="run on a PostgreSQL server of its own with this many connections instead of --pg",
+    )
     args = parser.parse_args()
     args.ks = [int(k) for k in args.ks.split(",")]
     args.targets = args.targets.split(",")
@@ -541,8 +596,15 @@ def main() -> None:
     run_dir = OUT_DIR / f"streaming-{stamp}"
 
     def save(rows: list[dict]) -> Path:
-        summary = {"benchmark": "streaming", "started": stamp, "params": vars(args), "targets": TARGETS,
-                   "fastchat": FASTCHAT, "logs": str(run_dir), "rows": rows}
+        summary = {
+            "benchmark": "streaming",
+            "started": stamp,
+            "params": vars(args),
+            "targets": TARGETS,
+            "fastchat": FASTCHAT,
+            "logs": str(run_dir),
+            "rows": rows,
+        }
         return result_write(summary, announce=False)
 
     private = PrivatePostgres(OUT_DIR / "pg", args.private_pg) if args.private_pg else None
@@ -555,8 +617,9 @@ def main() -> None:
         stack = Stack(env, run_dir)
         web, api, emit_log = start_stack(stack, args)
         register_models(api)
-        meter = CpuMeter({"web": stack.pid("web"), "worker": stack.pid("worker"), "fake": stack.pid("fake")},
-                         env.database, env.pg)
+        meter = CpuMeter(
+            {"web": stack.pid("web"), "worker": stack.pid("worker"), "fake": stack.pid("fake")}, env.database, env.pg
+        )
         rows = asyncio.run(run_phases(args, web, api, emit_log, meter, save))
     finally:
         if stack is not None:
@@ -566,8 +629,10 @@ def main() -> None:
             private.stop()
 
     print()
-    print(f"streaming: {args.tokens} chunks per answer at {args.rate:g}/s, {args.duration:g} s per row; "
-          "times in ms; CPU% 100 = one core")
+    print(
+        f"streaming: {args.tokens} chunks per answer at {args.rate:g}/s, {args.duration:g} s per row; "
+        "times in ms; CPU% 100 = one core"
+    )
     print(table(COLUMNS, rows))
     for row in rows:
         if row["first_error"]:

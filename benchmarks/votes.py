@@ -74,8 +74,7 @@ class Client:
         self.key = key
         csrf = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
         cookie = signing.Signer(salt=SALT).sign(key)
-        self.headers = {"Cookie": f"agora_voter={cookie}; csrftoken={csrf}", "X-CSRFToken": csrf,
-                        "HX-Request": "true"}
+        self.headers = {"Cookie": f"agora_voter={cookie}; csrftoken={csrf}", "X-CSRFToken": csrf, "HX-Request": "true"}
         self.battles: list[str] = []
 
 
@@ -88,10 +87,16 @@ def prepare(levels: list[int], per_level: int) -> dict[int, list[Client]]:
     from benchmarks.bench_urls import TABLE
 
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, payload text NOT NULL, "
-                       "created_at timestamptz NOT NULL DEFAULT now())")
-    models = [ArenaModel.objects.create(name=f"bench-{side}", backend="openai", endpoint="http://127.0.0.1:9/v1",
-                                        model_id=f"fake-{side}") for side in "ab"]
+        cursor.execute(
+            f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, payload text NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now())"
+        )
+    models = [
+        ArenaModel.objects.create(
+            name=f"bench-{side}", backend="openai", endpoint="http://127.0.0.1:9/v1", model_id=f"fake-{side}"
+        )
+        for side in "ab"
+    ]
     now = timezone.now()
     clients: dict[int, list[Client]] = {}
     battles, owners = [], []
@@ -100,17 +105,35 @@ def prepare(levels: list[int], per_level: int) -> dict[int, list[Client]]:
         share = -(-per_level // level) + WARMUP_PER_CLIENT + 1  # + 1: queries_per_vote takes one
         for client in clients[level]:
             for _ in range(share):
-                battles.append(Battle(voter=f"voter:{client.key}", model_a=models[0], model_b=models[1],
-                                      state=BattleState.READY, ready_at=now))
+                battles.append(
+                    Battle(
+                        voter=f"voter:{client.key}",
+                        model_a=models[0],
+                        model_b=models[1],
+                        state=BattleState.READY,
+                        ready_at=now,
+                    )
+                )
                 owners.append(client)
     Battle.objects.bulk_create(battles, batch_size=2000)
     answers = []
     for battle, owner in zip(battles, owners, strict=True):
         owner.battles.append(battle.public_id)
         for side in (0, 1):
-            answers.append(Answer(battle=battle, turn=0, side=side, model=models[side], prompt="Say some words.",
-                                  state=AnswerState.DONE, text=f"Answer {'AB'[side]}: some words.",
-                                  finish_reason="stop", output_tokens=4, deadline=now + timedelta(minutes=5)))
+            answers.append(
+                Answer(
+                    battle=battle,
+                    turn=0,
+                    side=side,
+                    model=models[side],
+                    prompt="Say some words.",
+                    state=AnswerState.DONE,
+                    text=f"Answer {'AB'[side]}: some words.",
+                    finish_reason="stop",
+                    output_tokens=4,
+                    deadline=now + timedelta(minutes=5),
+                )
+            )
     Answer.objects.bulk_create(answers, batch_size=4000)
     return clients
 
@@ -131,8 +154,16 @@ def queries_per_vote(client: Client) -> int:
     return len(queries)
 
 
-async def client_loop(http: aiohttp.ClientSession, base: str, target: str, client: Client, count: int,
-                      rng: random.Random, latencies: list[float], errors: list[str]) -> None:
+async def client_loop(
+    http: aiohttp.ClientSession,
+    base: str,
+    target: str,
+    client: Client,
+    count: int,
+    rng: random.Random,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
     for _ in range(count):
         if target == "vote":
             url = f"{base}/arena/b/{client.battles.pop()}/vote"
@@ -159,28 +190,36 @@ async def run_level(base: str, level: int, clients: list[Client], requests: int,
         for target in ("insert", "vote"):
             rng = random.Random(level)
             warm: list[float] = []
-            await asyncio.gather(*(client_loop(http, base, target, c, WARMUP_PER_CLIENT, rng, warm, [])
-                                   for c in clients))
+            await asyncio.gather(
+                *(client_loop(http, base, target, c, WARMUP_PER_CLIENT, rng, warm, []) for c in clients)
+            )
             latencies: list[float] = []
             errors: list[str] = []
             print(f"C={level} {target}: {share * level} requests (load {loadavg()}) …", file=sys.stderr, flush=True)
             before = meter.snapshot()
             started = time.perf_counter()
-            await asyncio.gather(*(client_loop(http, base, target, c, share, rng, latencies, errors)
-                                   for c in clients))
+            await asyncio.gather(*(client_loop(http, base, target, c, share, rng, latencies, errors) for c in clients))
             wall = time.perf_counter() - started
             cpu = CpuMeter.delta(before, meter.snapshot())
             kinds: dict[str, int] = {}
             for error in errors:
                 kinds[error.split(":")[0]] = kinds.get(error.split(":")[0], 0) + 1
-            rows.append({
-                "target": target, "concurrency": level, "wall_s": round(wall, 2),
-                "requests_ok": len(latencies), "errors": len(errors), "error_kinds": kinds,
-                "first_error": errors[0] if errors else None,
-                "per_s": round(len(latencies) / wall, 1), "latency_ms": ms_stats(latencies), "cpu_pct": cpu,
-                "pg_sessions_per_request": round(cpu["pg_sessions"] / max(len(latencies), 1), 2),
-                "pg_commits_per_request": round(cpu["pg_commits"] / max(len(latencies), 1), 2),
-            })
+            rows.append(
+                {
+                    "target": target,
+                    "concurrency": level,
+                    "wall_s": round(wall, 2),
+                    "requests_ok": len(latencies),
+                    "errors": len(errors),
+                    "error_kinds": kinds,
+                    "first_error": errors[0] if errors else None,
+                    "per_s": round(len(latencies) / wall, 1),
+                    "latency_ms": ms_stats(latencies),
+                    "cpu_pct": cpu,
+                    "pg_sessions_per_request": round(cpu["pg_sessions"] / max(len(latencies), 1), 2),
+                    "pg_commits_per_request": round(cpu["pg_commits"] / max(len(latencies), 1), 2),
+                }
+            )
     return rows
 
 
@@ -206,8 +245,13 @@ def main() -> None:
     parser.add_argument("--database", default="agora_bench_votes", help="recreated on every run")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--private-pg", type=int, default=0, metavar="MAX_CONNECTIONS",
-                        help="run on a PostgreSQL server of its own with this many connections instead of --pg")
+    parser.add_argument(
+        "--private-pg",
+        type=int,
+        default=0,
+        metavar="MAX_CONNECTIONS",
+        help="run on a PostgreSQL server of its own with this many connections instead of --pg",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     install_sigterm_handler()
@@ -219,8 +263,13 @@ def main() -> None:
     rows: list[dict] = []
     try:
         pg = private.start() if private else args.pg
-        env = Env(database=args.database, pg=pg, redis_url=args.redis_url,
-                  tag=f"agora-bench-{uuid.uuid4().hex[:8]}", extra={"DJANGO_SETTINGS_MODULE": SETTINGS})
+        env = Env(
+            database=args.database,
+            pg=pg,
+            redis_url=args.redis_url,
+            tag=f"agora-bench-{uuid.uuid4().hex[:8]}",
+            extra={"DJANGO_SETTINGS_MODULE": SETTINGS},
+        )
         setup_django(env, settings_module=SETTINGS)
         clients = prepare(levels, args.requests)
         queries = queries_per_vote(clients[levels[0]][0])
@@ -242,14 +291,22 @@ def main() -> None:
             private.stop()
 
     print()
-    print(f"votes over HTTP (uvicorn, PostgreSQL); {args.requests} requests per row; one vote runs {queries} SQL "
-          "statements; CPU% 100 = one core")
+    print(
+        f"votes over HTTP (uvicorn, PostgreSQL); {args.requests} requests per row; one vote runs {queries} SQL "
+        "statements; CPU% 100 = one core"
+    )
     print(table(COLUMNS, rows))
     for row in rows:
         if row["first_error"]:
             print(f"  {row['target']} C={row['concurrency']} errors {row['error_kinds']}; first: {row['first_error']}")
-    summary = {"benchmark": "votes", "started": stamp, "params": vars(args), "queries_per_vote": queries,
-               "logs": str(run_dir), "rows": rows}
+    summary = {
+        "benchmark": "votes",
+        "started": stamp,
+        "params": vars(args),
+        "queries_per_vote": queries,
+        "logs": str(run_dir),
+        "rows": rows,
+    }
     result_write(summary)
 
 

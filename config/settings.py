@@ -41,8 +41,7 @@ EMBEDDED = not env("DATABASE_URL") or not env("REDIS_URL")
 if EMBEDDED:
     if PRODUCTION:
         raise ImproperlyConfigured(
-            "AGORA_ENV=production needs DATABASE_URL and REDIS_URL; the embedded servers "
-            "are for development and demos."
+            "AGORA_ENV=production needs DATABASE_URL and REDIS_URL; the embedded servers are for development and demos."
         )
     from config import embedded
 
@@ -54,6 +53,7 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("AGORA_ENV=production needs DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).")
     SECRET_KEY = "agora-development-key-not-for-production"
+
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in (env(name) or default).split(",") if item.strip()]

@@ -28,8 +28,14 @@ def interval_chart(rows: list[dict]) -> dict:
         "width": WIDTH,
         "height": ROW * len(rows) + 24,
         "rows": [
-            {"y": ROW * i + ROW // 2, "model": r["model"], "x": x(r["rating"]), "x_lower": x(r.get("lower")),
-             "x_upper": x(r.get("upper")), "rating": r["rating"]}
+            {
+                "y": ROW * i + ROW // 2,
+                "model": r["model"],
+                "x": x(r["rating"]),
+                "x_lower": x(r.get("lower")),
+                "x_upper": x(r.get("upper")),
+                "rating": r["rating"],
+            }
             for i, r in enumerate(rows)
         ],
         "ticks": ticks,

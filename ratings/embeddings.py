@@ -74,7 +74,10 @@ def prompt_embeddings(texts: list[str], *, batch_size: int = BATCH) -> np.ndarra
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             batch = tokenizer(
-                [str(distinct[i]) for i in chunk], padding=True, truncation=True, max_length=MAX_TOKENS,
+                [str(distinct[i]) for i in chunk],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
                 return_tensors="pt",
             ).to(model.device)
             hidden = model(**batch).last_hidden_state

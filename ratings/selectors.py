@@ -21,8 +21,13 @@ SOURCES = list(Source.values)
 # no join inside PostgreSQL (the joins alone took seconds): the rows meet in numpy. All the
 # aggregates of one query consume the same rows in the same order, so the columns line up.
 # NULLs are coalesced away because string_agg would skip them.
-SEND = {"int2": ("int2send", ">i2"), "int4": ("int4send", ">i4"), "int8": ("int8send", ">i8"),
-        "float8": ("float8send", ">f8"), "timestamptz": ("timestamptz_send", ">i8")}  # µs since 2000-01-01
+SEND = {
+    "int2": ("int2send", ">i2"),
+    "int4": ("int4send", ">i4"),
+    "int8": ("int8send", ">i8"),
+    "float8": ("float8send", ">f8"),
+    "timestamptz": ("timestamptz_send", ">i8"),
+}  # µs since 2000-01-01
 
 NO_STRENGTH = -99
 OUTCOME_Y = np.array([0.0, 1.0, 0.5])  # by the outcome code: b, a, tie
@@ -107,10 +112,21 @@ class LoadedVotes:
 
 def _empty(models: list[str]) -> LoadedVotes:
     empty = np.zeros(0)
-    votes = Votes(models=tuple(models), a=empty.astype(np.int64), b=empty.astype(np.int64), y=empty,
-                  tie=empty.astype(bool), w=empty,
-                  extra={"style_a": np.zeros((0, 4)), "style_b": np.zeros((0, 4)), "length": empty, "tokens_a": empty,
-                         "tokens_b": empty})
+    votes = Votes(
+        models=tuple(models),
+        a=empty.astype(np.int64),
+        b=empty.astype(np.int64),
+        y=empty,
+        tie=empty.astype(bool),
+        w=empty,
+        extra={
+            "style_a": np.zeros((0, 4)),
+            "style_b": np.zeros((0, 4)),
+            "length": empty,
+            "tokens_a": empty,
+            "tokens_b": empty,
+        },
+    )
     return LoadedVotes(votes, None, empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64))
 
 
@@ -192,8 +208,13 @@ def votes_load(board: Board) -> LoadedVotes:
         judges=tuple(str(j) for j in judges),
         extra=extra,
     )
-    return LoadedVotes(votes, int(judgments["id"].max()), judgments["source"].astype(np.int64) - 1,
-                       judgments["first"].astype(np.int64), judgments["comparison"].astype(np.int64))
+    return LoadedVotes(
+        votes,
+        int(judgments["id"].max()),
+        judgments["source"].astype(np.int64) - 1,
+        judgments["first"].astype(np.int64),
+        judgments["comparison"].astype(np.int64),
+    )
 
 
 def _outcomes(judgments: dict[str, np.ndarray], *, graded: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -250,9 +271,7 @@ def run_latest(board: Board) -> RatingRun | None:
 
 def run_in_flight(board: Board) -> RatingRun | None:
     return (
-        RatingRun.objects.filter(board=board.key, state__in=[RunState.QUEUED, RunState.RUNNING])
-        .order_by("-id")
-        .first()
+        RatingRun.objects.filter(board=board.key, state__in=[RunState.QUEUED, RunState.RUNNING]).order_by("-id").first()
     )
 
 

@@ -95,8 +95,7 @@ def prompts_load(board: Board, loaded: selectors.LoadedVotes) -> Prompts:
     mixture; at most AGORA_MIXTURE_MAX_PROMPTS distinct prompts."""
     from ratings.embeddings import cached_prompt_embeddings
 
-    found = selectors.vote_prompts(loaded.comparison, limit=settings.AGORA_MIXTURE_MAX_PROMPTS,
-                                   category=board.category)
+    found = selectors.vote_prompts(loaded.comparison, limit=settings.AGORA_MIXTURE_MAX_PROMPTS, category=board.category)
     return Prompts(found.texts, cached_prompt_embeddings(found.texts), found.rows)
 
 
@@ -117,8 +116,16 @@ def _fit(board: Board, loaded: selectors.LoadedVotes, report, prompts: Prompts |
     )
 
 
-def _finish(run: RatingRun, started: float, timings: dict, *, state: str, result: dict | None = None,
-            error: str = "", loaded: selectors.LoadedVotes | None = None) -> RatingRun:
+def _finish(
+    run: RatingRun,
+    started: float,
+    timings: dict,
+    *,
+    state: str,
+    result: dict | None = None,
+    error: str = "",
+    loaded: selectors.LoadedVotes | None = None,
+) -> RatingRun:
     store_started = time.perf_counter()
     run.state = state
     run.result = result

@@ -19,8 +19,11 @@ def _groups(result: dict | None) -> list[dict]:
     weights = result.get("group_weights") or []
     routed = result.get("group_prompts") or []
     return [
-        {"ranking": ranking, "weight": weights[k] if k < len(weights) else None,
-         "routed": routed[k] if k < len(routed) else None}
+        {
+            "ranking": ranking,
+            "weight": weights[k] if k < len(weights) else None,
+            "routed": routed[k] if k < len(routed) else None,
+        }
         for k, ranking in enumerate(result["group_rankings"])
     ]
 
@@ -56,8 +59,11 @@ def leaderboard(request):
         "chart": charts.interval_chart(result["models"]) if result and result.get("models") else None,
         "heatmap": charts.heatmap(result.get("matrices"), request.GET.get("matrix", "observed")) if result else None,
     }
-    template = "ratings/leaderboard.html#fit-status" if request.htmx and request.GET.get("poll") else (
-        "ratings/leaderboard.html")
+    template = (
+        "ratings/leaderboard.html#fit-status"
+        if request.htmx and request.GET.get("poll")
+        else ("ratings/leaderboard.html")
+    )
     return render(request, template, context, status=404 if refusal else 200)
 
 

@@ -87,7 +87,10 @@ def running_worker(db_name: str, concurrency: int = 4, log_name: str = "worker")
     process = subprocess.Popen(
         worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], concurrency)
         + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_for_worker(name, process)
@@ -130,7 +133,10 @@ def asgi_server(transactional_db):
     log = log_file("web")
     process = subprocess.Popen(
         web_command(sys.executable, "127.0.0.1", port),
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, process)

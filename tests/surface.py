@@ -50,30 +50,54 @@ def world_create() -> World:
     projects = {}
     for task_type in TaskType.values:
         candidates = 3 if task_type == TaskType.RANKING else 2
-        project = project_with_items(6, slug=task_type, overlap=2, task_type=task_type, candidates=candidates,
-                                     config=TASK_CONFIG.get(task_type, {}))
+        project = project_with_items(
+            6,
+            slug=task_type,
+            overlap=2,
+            task_type=task_type,
+            candidates=candidates,
+            config=TASK_CONFIG.get(task_type, {}),
+        )
         Membership.objects.create(project=project, user=users["annotator"], role=Role.ANNOTATOR)
         Membership.objects.create(project=project, user=users["owner"], role=Role.OWNER)
         projects[task_type] = project
     other = project_with_items(2, slug="elsewhere")
     Membership.objects.create(project=other, user=users["other_owner"], role=Role.OWNER)
-    job = ExportJob.objects.create(project=projects[TaskType.PAIRWISE], created_by=users["owner"],
-                                   parameters={"format": "raw"})
-    return World(users=users, projects=projects, other_project=other,
-                 battle=battle_ready(f"user:{users['annotator'].pk}", users["annotator"]), export_job=job)
+    job = ExportJob.objects.create(
+        project=projects[TaskType.PAIRWISE], created_by=users["owner"], parameters={"format": "raw"}
+    )
+    return World(
+        users=users,
+        projects=projects,
+        other_project=other,
+        battle=battle_ready(f"user:{users['annotator'].pk}", users["annotator"]),
+        export_job=job,
+    )
 
 
 def battle_ready(judge: str, user: User | None = None) -> Battle:
     """A battle whose two answers are complete, so its vote form is on the page."""
-    models = [ArenaModel.objects.get_or_create(name=name, defaults={"backend": "openai", "endpoint":
-                                               "http://127.0.0.1:9/v1", "model_id": name})[0]
-              for name in ("surface-model-1", "surface-model-2")]
+    models = [
+        ArenaModel.objects.get_or_create(
+            name=name, defaults={"backend": "openai", "endpoint": "http://127.0.0.1:9/v1", "model_id": name}
+        )[0]
+        for name in ("surface-model-1", "surface-model-2")
+    ]
     now = timezone.now()
-    battle = Battle.objects.create(voter=judge, user=user, model_a=models[0], model_b=models[1],
-                                   state=BattleState.READY, ready_at=now)
+    battle = Battle.objects.create(
+        voter=judge, user=user, model_a=models[0], model_b=models[1], state=BattleState.READY, ready_at=now
+    )
     Answer.objects.bulk_create(
-        Answer(battle=battle, turn=0, side=side, model=models[side], prompt="Say hello.", text=f"Hello {side}.",
-               state=AnswerState.DONE, deadline=now)
+        Answer(
+            battle=battle,
+            turn=0,
+            side=side,
+            model=models[side],
+            prompt="Say hello.",
+            text=f"Hello {side}.",
+            state=AnswerState.DONE,
+            deadline=now,
+        )
         for side in (0, 1)
     )
     return battle
@@ -81,12 +105,19 @@ def battle_ready(judge: str, user: User | None = None) -> Battle:
 
 def comparison_for_export() -> None:
     """One judged comparison, so exports and the leaderboard have something to show."""
-    c = Comparison.objects.create(key="surface:1", context=[{"role": "user", "content": "q"}], prompt="q",
-                                  category="coding", source=Source.IMPORT, created_at=timezone.now())
+    c = Comparison.objects.create(
+        key="surface:1",
+        context=[{"role": "user", "content": "q"}],
+        prompt="q",
+        category="coding",
+        source=Source.IMPORT,
+        created_at=timezone.now(),
+    )
     Candidate.objects.bulk_create(Candidate(comparison=c, position=p, model=f"m{p}", text="t") for p in (0, 1))
 
 
 # --- the URLconf --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Route:
@@ -116,8 +147,13 @@ def routes() -> list[Route]:
 def concrete(route: Route, world: World, project: Project | None = None) -> str:
     """The route's path with its parameters filled from the world."""
     project = project or world.projects[TaskType.PAIRWISE]
-    values = {"slug": project.slug, "public_id": world.battle.public_id, "job_id": str(world.export_job.pk),
-              "name": "manifest.json", "assignment_id": str(assignment_for(project, world).pk)}
+    values = {
+        "slug": project.slug,
+        "public_id": world.battle.public_id,
+        "job_id": str(world.export_job.pk),
+        "name": "manifest.json",
+        "assignment_id": str(assignment_for(project, world).pk),
+    }
     path = route.pattern
     if route.name == "admin:*":
         return path
@@ -133,8 +169,9 @@ def assignment_for(project: Project, world: World):
     from annotation.models import Assignment, AssignmentState
     from annotation.queue import QueueEmpty, assignment_claim
 
-    lease = Assignment.objects.filter(item__project=project, annotator=world.users["annotator"],
-                                      state=AssignmentState.LEASED).first()
+    lease = Assignment.objects.filter(
+        item__project=project, annotator=world.users["annotator"], state=AssignmentState.LEASED
+    ).first()
     if lease is None:
         try:
             lease = assignment_claim(project=project, annotator=world.users["annotator"])
@@ -144,6 +181,7 @@ def assignment_for(project: Project, world: World):
 
 
 # --- forms, as the HTML has them ----------------------------------------------------------------
+
 
 @dataclass
 class FormField:
@@ -180,8 +218,9 @@ class _FormParser(HTMLParser):
         if tag == "form":
             method = "post" if ("hx-post" in a or a.get("method", "get").lower() == "post") else "get"
             action = a.get("hx-post") or a.get("hx-get") or a.get("action") or self.page_path
-            self.current = Form(method=method, action=html.unescape(action),
-                                multipart="multipart" in a.get("enctype", ""), fields={})
+            self.current = Form(
+                method=method, action=html.unescape(action), multipart="multipart" in a.get("enctype", ""), fields={}
+            )
             return
         if tag == "option" and self.select is not None:
             self.select.values.append(a.get("value", ""))
@@ -238,4 +277,3 @@ _REFUSAL = re.compile(r'(?is)<(\w+)\b[^>]*(?:class="[^"]*\berror(?:list)?\b[^"]*
 def refusal_text(page: str) -> str:
     """What the page says was wrong, from its error elements; empty when it says nothing."""
     return " ".join(filter(None, (visible_text(m.group(2)) for m in _REFUSAL.finditer(page))))
-

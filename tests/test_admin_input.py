@@ -34,7 +34,10 @@ def test_an_emptied_json_field_saves_its_default_not_null(staff_client):
 @pytest.mark.parametrize("selected", ["abc", "a\x00b", "99999999999999999999", ""])
 def test_an_action_on_rows_that_cannot_exist_is_refused_with_a_message(staff_client, selected):
     Project.objects.create(name="P", slug="p")
-    page = staff_client.post("/admin/annotation/project/", {"action": "delete_selected", "index": "0",
-                                                             "_selected_action": [selected]}, follow=True)
+    page = staff_client.post(
+        "/admin/annotation/project/",
+        {"action": "delete_selected", "index": "0", "_selected_action": [selected]},
+        follow=True,
+    )
     assert page.status_code == 200 and "Those rows cannot be selected" in page.content.decode()
     assert Project.objects.count() == 1

@@ -87,6 +87,7 @@ def test_each_persona_gets_the_expected_answer_from_every_url(tmp_path):
                 if got == 302 and response["Location"].startswith(LOGIN_PAGES):
                     got = LOGIN
                 if got != expected[persona]:
-                    wrong.append(f"{persona:12} {expected['method'].upper():4} {path}: {got}, expected "
-                                 f"{expected[persona]}")
+                    wrong.append(
+                        f"{persona:12} {expected['method'].upper():4} {path}: {got}, expected {expected[persona]}"
+                    )
         assert not wrong, "\n".join(wrong)

@@ -36,19 +36,62 @@ EXAMPLES = int(os.environ.get("AGORA_BAD_INPUT_EXAMPLES", "12"))
 MEGABYTE = "x" * 1_000_000
 
 BAD_TEXT = [
-    "", " ", "\x00", "a\x00b", "\x01\x02\x1b[31m", "\r\n\t", "\u202eevil\u202c", "\u200b", "\ufeff", "\ud800",
-    "a\udfffb", "<script>alert(1)</script>", "' OR 1=1 --", "%00", "../../etc/passwd", "\U0001f600" * 3, MEGABYTE,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x01\x02\x1b[31m",
+    "\r\n\t",
+    "\u202eevil\u202c",
+    "\u200b",
+    "\ufeff",
+    "\ud800",
+    "a\udfffb",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "%00",
+    "../../etc/passwd",
+    "\U0001f600" * 3,
+    MEGABYTE,
     # JSON texts, for the fields that hold JSON: escapes that decode to what jsonb cannot hold.
-    '{"k": "\\u0000"}', '["\\ud800"]', '{"\\u0000": 1}', '{"scale": [1e999, 2]}', "[" * 5000,
+    '{"k": "\\u0000"}',
+    '["\\ud800"]',
+    '{"\\u0000": 1}',
+    '{"scale": [1e999, 2]}',
+    "[" * 5000,
 ]
 BAD_NUMBERS = [
-    "-1", "0", "-0", "2147483647", "2147483648", "-2147483649", "9223372036854775808", "99999999999",
-    "-99999999999", "1" * 400, "1e309", "NaN", "inf", "-inf", "1.5", "0x10", "+-5", "abc", "١٢٣", "+5", " 7 ",
+    "-1",
+    "0",
+    "-0",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "99999999999",
+    "-99999999999",
+    "1" * 400,
+    "1e309",
+    "NaN",
+    "inf",
+    "-inf",
+    "1.5",
+    "0x10",
+    "+-5",
+    "abc",
+    "١٢٣",
+    "+5",
+    " 7 ",
 ]
 # Query parameters the views read, found in their source; a page without a form still gets them.
-QUERY_NAMES = sorted({m for path in ROOT.glob("*/views.py") for m in re.findall(
-    r"(?:request\.GET|query)\.get\(\"(\w+)\"", path.read_text())} | {
-    m for path in ROOT.glob("*/boards.py") for m in re.findall(r"query\.get\(\"(\w+)\"", path.read_text())})
+QUERY_NAMES = sorted(
+    {
+        m
+        for path in ROOT.glob("*/views.py")
+        for m in re.findall(r"(?:request\.GET|query)\.get\(\"(\w+)\"", path.read_text())
+    }
+    | {m for path in ROOT.glob("*/boards.py") for m in re.findall(r"query\.get\(\"(\w+)\"", path.read_text())}
+)
 
 
 @dataclass
@@ -119,8 +162,18 @@ def _value(field: FormField):
 
 # Where a bad value goes in an item record (the upload form's file), and what it can be: each example
 # spoils one or two places and keeps the rest valid, so the check of each place is reached.
-ITEM_PLACES = ("id", "prompt", "messages", "candidates", "model", "text", "category", "language", "gold",
-               "gold_tolerance")
+ITEM_PLACES = (
+    "id",
+    "prompt",
+    "messages",
+    "candidates",
+    "model",
+    "text",
+    "category",
+    "language",
+    "gold",
+    "gold_tolerance",
+)
 JSON_BAD = st.one_of(
     st.sampled_from(["\x00", "a\x00b", "\ud800", "", " ", "x" * 1_000_001, "{not json", "[]"]),
     st.sampled_from([None, True, [], {}, ["\x00"], {"k": "\x00"}, {"\x00": 1}, [{"role": "user"}]]),
@@ -178,8 +231,9 @@ def _request(draw, target: Target):
 
 def _encoded(params: list[tuple[str, str]]) -> str:
     # Values are sent as bytes, so an unpaired surrogate arrives as the invalid UTF-8 a script could send.
-    return "&".join(f"{quote_from_bytes(k.encode())}={quote_from_bytes(v.encode('utf-8', 'surrogatepass'))}"
-                    for k, v in params)
+    return "&".join(
+        f"{quote_from_bytes(k.encode())}={quote_from_bytes(v.encode('utf-8', 'surrogatepass'))}" for k, v in params
+    )
 
 
 def _send(client: Client, target: Target, method: str, params, csrf: str, upload):
@@ -199,8 +253,9 @@ def _send(client: Client, target: Target, method: str, params, csrf: str, upload
             data.setdefault(key, []).append(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
         data["file"] = SimpleUploadedFile(name, content)
         return client.post(target.path, data, **headers)
-    return getattr(client, method)(target.path, _encoded(params), content_type="application/x-www-form-urlencoded",
-                                   **headers)
+    return getattr(client, method)(
+        target.path, _encoded(params), content_type="application/x-www-form-urlencoded", **headers
+    )
 
 
 def _refusal_says_why(response) -> bool:
@@ -210,8 +265,9 @@ def _refusal_says_why(response) -> bool:
 
 
 def _probe(target: Target, client: Client, statuses: Counter) -> None:
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(request=_request(target))
     def probe(request):
         method, params, csrf, upload = request
@@ -229,8 +285,21 @@ def _probe(target: Target, client: Client, statuses: Counter) -> None:
 # One of each kind of bad value, sent to every field in turn (the others as the page fills them), so each
 # field's check is reached; the generated requests above explore the combinations.
 _MISSING_FIELD, _REPEATED_FIELD = object(), object()
-SWEEP = ["a\x00b", "\ud800", "\x1b\u202eevil", MEGABYTE, "99999999999999999999", "-2147483649", "abc", "",
-         '{"k": "\\u0000"}', '["\\ud800"]', '{"a": 1e999}', _MISSING_FIELD, _REPEATED_FIELD]
+SWEEP = [
+    "a\x00b",
+    "\ud800",
+    "\x1b\u202eevil",
+    MEGABYTE,
+    "99999999999999999999",
+    "-2147483649",
+    "abc",
+    "",
+    '{"k": "\\u0000"}',
+    '["\\ud800"]',
+    '{"a": 1e999}',
+    _MISSING_FIELD,
+    _REPEATED_FIELD,
+]
 
 
 # Fields the sweep leaves to the generated requests: the admin's inline formsets (their management form and
@@ -295,12 +364,23 @@ def test_no_generated_input_reaches_a_server_error_and_every_refusal_says_why():
 # --- import files ---------------------------------------------------------------------------------
 
 ARENA_RECORD = {
-    "question_id": "q1", "model_a": "alpha", "model_b": "beta", "winner": "model_a", "judge": "arena_user_1",
-    "turn": 1, "language": "English", "tstamp": 1700000000.5, "category": "coding", "strength": -2,
-    "scores": {"model_a": {"overall": 6}, "model_b": {"overall": 3}}, "rationale": "clearer", "preference": 0.8,
+    "question_id": "q1",
+    "model_a": "alpha",
+    "model_b": "beta",
+    "winner": "model_a",
+    "judge": "arena_user_1",
+    "turn": 1,
+    "language": "English",
+    "tstamp": 1700000000.5,
+    "category": "coding",
+    "strength": -2,
+    "scores": {"model_a": {"overall": 6}, "model_b": {"overall": 3}},
+    "rationale": "clearer",
+    "preference": 0.8,
     "conversation_a": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
     "conversation_b": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hey"}],
-    "display_order": [0, 1], "time_spent_ms": 1200,
+    "display_order": [0, 1],
+    "time_spent_ms": 1200,
 }
 
 
@@ -311,14 +391,40 @@ def _agora_record() -> dict:
     from annotation.exports.raw import raw_lines
     from annotation.models import Candidate, Comparison, Judgment, Score, Source
 
-    c = Comparison.objects.create(key="fuzz:1", context=[{"role": "user", "content": "hi"}], prompt="hi",
-                                  category="chat", language="en", source=Source.IMPORT, created_at=timezone.now())
+    c = Comparison.objects.create(
+        key="fuzz:1",
+        context=[{"role": "user", "content": "hi"}],
+        prompt="hi",
+        category="chat",
+        language="en",
+        source=Source.IMPORT,
+        created_at=timezone.now(),
+    )
     for position in (0, 1):
-        Candidate.objects.create(comparison=c, position=position, model=f"m{position}", text="t", output_tokens=3,
-                                 latency_ms=40, finish_reason="stop", metadata={"k": "v"})
-    j = Judgment.objects.create(comparison=c, source=Source.IMPORT, judge_kind="external", judge="w", outcome="a",
-                                strength=-1, display_order=[1, 0], rationale="r", time_spent_ms=5,
-                                principles={"p": True}, metadata={"m": 1}, created_at=timezone.now())
+        Candidate.objects.create(
+            comparison=c,
+            position=position,
+            model=f"m{position}",
+            text="t",
+            output_tokens=3,
+            latency_ms=40,
+            finish_reason="stop",
+            metadata={"k": "v"},
+        )
+    j = Judgment.objects.create(
+        comparison=c,
+        source=Source.IMPORT,
+        judge_kind="external",
+        judge="w",
+        outcome="a",
+        strength=-1,
+        display_order=[1, 0],
+        rationale="r",
+        time_spent_ms=5,
+        principles={"p": True},
+        metadata={"m": 1},
+        created_at=timezone.now(),
+    )
     Score.objects.create(judgment=j, position=0, attribute="overall", value=4)
     line = json.loads(next(iter(raw_lines())))
     Judgment.objects.all().delete()
@@ -360,15 +466,21 @@ def test_no_generated_record_breaks_an_import_and_every_refusal_names_its_line(f
     places = _places(valid)
     outcomes: Counter = Counter()
 
-    @settings(max_examples=EXAMPLES * 25, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES * 25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(place=st.sampled_from(places), value=st.one_of(JSON_BAD, st.just(_MISSING)), line=st.integers(1, 3))
     def probe(place, value, line):
         records = [valid] * 3
         records[line - 1] = _spoiled(valid, place, value)
         path = tmp_path / "records.jsonl"
-        path.write_bytes(b"\n".join(json.dumps(r, ensure_ascii=False).encode("utf-8", "surrogatepass")
-                                    for r in records) + b"\n")
+        path.write_bytes(
+            b"\n".join(json.dumps(r, ensure_ascii=False).encode("utf-8", "surrogatepass") for r in records) + b"\n"
+        )
         with transaction.atomic():
             try:
                 report = judgments_import(path=path, format=format)

@@ -25,12 +25,18 @@ def staff():
 
 @pytest.fixture
 def hostile_comparison():
-    c = Comparison.objects.create(key="x:1", context=[{"role": "user", "content": "<b>hi</b>"}], prompt="<b>hi</b>",
-                                  source="import", created_at=timezone.now())
+    c = Comparison.objects.create(
+        key="x:1",
+        context=[{"role": "user", "content": "<b>hi</b>"}],
+        prompt="<b>hi</b>",
+        source="import",
+        created_at=timezone.now(),
+    )
     Candidate.objects.create(comparison=c, position=0, model="<script>alert(1)</script>", text="a")
     Candidate.objects.create(comparison=c, position=1, model="plain-model", text="b")
-    Judgment.objects.create(comparison=c, source="import", judge_kind="external", judge="w", outcome="a",
-                            created_at=timezone.now())
+    Judgment.objects.create(
+        comparison=c, source="import", judge_kind="external", judge="w", outcome="a", created_at=timezone.now()
+    )
     return c
 
 
@@ -38,7 +44,7 @@ def test_the_home_page_says_what_is_here(client, hostile_comparison):
     page = client.get("/").content.decode()
     for link in ('href="/arena/"', 'href="/annotate/"', 'href="/leaderboard/"'):
         assert link in page
-    assert "<th scope=\"row\">Judgments</th><td>1</td>" in page
+    assert '<th scope="row">Judgments</th><td>1</td>' in page
     assert 'href="/admin/"' not in page  # only staff see the admin link
 
 
@@ -77,8 +83,13 @@ def test_only_staff_reach_the_admin(client, annotator, staff, hostile_comparison
     client.force_login(annotator)
     assert client.get("/admin/annotation/judgment/").status_code == 302
     client.force_login(staff)
-    for url in ("/admin/annotation/judgment/", "/admin/annotation/comparison/", "/admin/annotation/candidate/",
-                "/admin/annotation/score/", f"/admin/annotation/comparison/{hostile_comparison.pk}/change/"):
+    for url in (
+        "/admin/annotation/judgment/",
+        "/admin/annotation/comparison/",
+        "/admin/annotation/candidate/",
+        "/admin/annotation/score/",
+        f"/admin/annotation/comparison/{hostile_comparison.pk}/change/",
+    ):
         assert client.get(url).status_code == 200, url
     assert client.get("/admin/annotation/judgment/", {"q": "plain-model"}).context["cl"].result_count == 1
     assert client.get("/admin/annotation/judgment/", {"q": "no-such-model"}).context["cl"].result_count == 0
@@ -95,9 +106,17 @@ def test_model_labels_and_prompts_are_escaped(client, staff, hostile_comparison)
 
 
 def test_the_leaderboard_counts_ties_as_half_wins(client, hostile_comparison):
-    Judgment.objects.create(comparison=hostile_comparison, source="import", judge_kind="external", judge="w2",
-                            outcome="tie", created_at=timezone.now())
+    Judgment.objects.create(
+        comparison=hostile_comparison,
+        source="import",
+        judge_kind="external",
+        judge="w2",
+        outcome="tie",
+        created_at=timezone.now(),
+    )
     # Before any fit, the page shows the observed results (and queues the first fit).
     rows = client.get("/leaderboard/").context["observed"]
     assert [(r["model"], r["battles"], r["wins"], r["ties"], r["win_rate"]) for r in rows] == [
-        ("<script>alert(1)</script>", 2, 1, 1, 0.75), ("plain-model", 2, 0, 1, 0.25)]
+        ("<script>alert(1)</script>", 2, 1, 1, 0.75),
+        ("plain-model", 2, 0, 1, 0.25),
+    ]

@@ -90,10 +90,15 @@ def settings_in(**variables: str) -> dict:
     """What a fresh process makes of the settings with these variables (no database is reached)."""
     env = {k: v for k, v in os.environ.items() if k not in ("AGORA_ENV", "DJANGO_DEBUG")}
     # Server URLs that are never reached: without them the settings would start the embedded servers.
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
-               REDIS_URL="redis://127.0.0.1:9/0", **variables)
-    out = subprocess.run([sys.executable, "-c", SETTINGS_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
+        REDIS_URL="redis://127.0.0.1:9/0",
+        **variables,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -240,8 +245,10 @@ def frozen_minute(monkeypatch):
 @pytest.fixture
 def two_models(db):
     # Never called: the battles below are settled by hand.
-    return [model_register(name=name, backend="openai", endpoint="http://127.0.0.1:9/v1", model_id=name.lower())[0]
-            for name in ("Left Model", "Right Model")]
+    return [
+        model_register(name=name, backend="openai", endpoint="http://127.0.0.1:9/v1", model_id=name.lower())[0]
+        for name in ("Left Model", "Right Model")
+    ]
 
 
 def ready_battle(judge: str) -> Battle:
@@ -289,5 +296,6 @@ def test_a_username_the_database_cannot_hold_is_refused_before_anyone_counts_it(
             page = client.post(login, {"username": username, "password": "whatever"})
             assert page.status_code == 200  # the form again, with what is wrong
             assert "Ensure this value has at most 150 characters" in page.content.decode() or (
-                "NUL character" in page.content.decode() or "Null characters" in page.content.decode())
+                "NUL character" in page.content.decode() or "Null characters" in page.content.decode()
+            )
     assert not AccessAttempt.objects.exists()

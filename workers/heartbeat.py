@@ -60,9 +60,7 @@ def beating(answer_id: int) -> Iterator[None]:
 
 def answers_beat(*, answer_ids: list[int]) -> int:
     """Mark these answers alive now; those no longer generating (settled, reaped) are left alone."""
-    return Answer.objects.filter(pk__in=answer_ids, state=AnswerState.GENERATING).update(
-        heartbeat_at=timezone.now()
-    )
+    return Answer.objects.filter(pk__in=answer_ids, state=AnswerState.GENERATING).update(heartbeat_at=timezone.now())
 
 
 def _run() -> None:

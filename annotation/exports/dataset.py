@@ -25,8 +25,9 @@ from annotation.models import Score
 def score_attributes(filters: ExportFilters) -> tuple[str, ...]:
     """The Score attributes among the selected judgments (the ratings columns)."""
     judgments = judgment_queryset(filters).order_by().values("id")
-    return tuple(sorted(Score.objects.filter(judgment__in=judgments).order_by().values_list("attribute", flat=True)
-                        .distinct()))
+    return tuple(
+        sorted(Score.objects.filter(judgment__in=judgments).order_by().values_list("attribute", flat=True).distinct())
+    )
 
 
 def splits(filters: ExportFilters) -> tuple[str, ...]:
@@ -40,14 +41,22 @@ def output_paths(output: Path, fmt: Format, file_format: str, filters: ExportFil
         return names, output / "manifest.json"
     if not output.parent.is_dir():
         raise FileNotFoundError(f"{output.parent}: no such folder")
-    names = {s: output if s == "all" else output.with_name(f"{output.stem}-{s}{output.suffix}")
-             for s in splits(filters)}
+    names = {
+        s: output if s == "all" else output.with_name(f"{output.stem}-{s}{output.suffix}") for s in splits(filters)
+    }
     return names, output.with_name(output.name + ".manifest.json")
 
 
-def export_groups(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
-                  counts: dict | None = None, progress: Callable[[int], None] | None = None,
-                  json_texts: bool = False) -> Iterator[tuple[str, list[dict]]]:
+def export_groups(
+    fmt: Format,
+    filters: ExportFilters,
+    options: Options,
+    *,
+    chunk_size: int = 2000,
+    counts: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    json_texts: bool = False,
+) -> Iterator[tuple[str, list[dict]]]:
     """(split, the rows of one comparison) in a stable order; ``counts`` (if given) gathers rows, comparisons
     and judgments per source. ``json_texts``: candidate texts as JSON fragments, for the writers (``groups``)."""
     for group in groups(filters, chunk_size=chunk_size, values=fmt.values, json_texts=json_texts):
@@ -65,19 +74,35 @@ def export_groups(fmt: Format, filters: ExportFilters, options: Options, *, chun
         yield group.split, rows
 
 
-def export_rows(fmt: Format, filters: ExportFilters, options: Options, *, chunk_size: int = 2000,
-                counts: dict | None = None, progress: Callable[[int], None] | None = None,
-                json_texts: bool = False) -> Iterator[tuple[str, dict]]:
+def export_rows(
+    fmt: Format,
+    filters: ExportFilters,
+    options: Options,
+    *,
+    chunk_size: int = 2000,
+    counts: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+    json_texts: bool = False,
+) -> Iterator[tuple[str, dict]]:
     """(split, row) in a stable order (see ``export_groups``)."""
-    for split, rows in export_groups(fmt, filters, options, chunk_size=chunk_size, counts=counts, progress=progress,
-                                     json_texts=json_texts):
+    for split, rows in export_groups(
+        fmt, filters, options, chunk_size=chunk_size, counts=counts, progress=progress, json_texts=json_texts
+    ):
         for row in rows:
             yield split, row
 
 
-def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output: Path, *, file_format: str = "jsonl",
-                   chunk_size: int = 2000, batch_size: int = 1000, progress: Callable[[int], None] | None = None
-                   ) -> dict:
+def export_dataset(
+    fmt: Format,
+    filters: ExportFilters,
+    options: Options,
+    output: Path,
+    *,
+    file_format: str = "jsonl",
+    chunk_size: int = 2000,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Write the export and its manifest; returns the manifest."""
     targets, manifest_path = output_paths(output, fmt, file_format, filters)
     schema = fmt.schema(options)
@@ -87,8 +112,9 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
         for split, path in targets.items():
             partial = path.with_name(path.name + ".partial")
             writers[split] = WRITERS[file_format](partial, schema, sort_keys=fmt.sort_keys, batch_size=batch_size)
-        for split, rows in export_groups(fmt, filters, options, chunk_size=chunk_size, counts=counts,
-                                         progress=progress, json_texts=True):  # both writers take JSON lines
+        for split, rows in export_groups(
+            fmt, filters, options, chunk_size=chunk_size, counts=counts, progress=progress, json_texts=True
+        ):  # both writers take JSON lines
             write = writers[split].write
             for row in rows:
                 write(row)
@@ -103,17 +129,29 @@ def export_dataset(fmt: Format, filters: ExportFilters, options: Options, output
     files = []
     for split, path in targets.items():
         partial = writers[split].path
-        files.append({"split": split, "path": path.name, "rows": writers[split].rows,
-                      "bytes": partial.stat().st_size, "sha256": writers[split].sha256})
+        files.append(
+            {
+                "split": split,
+                "path": path.name,
+                "rows": writers[split].rows,
+                "bytes": partial.stat().st_size,
+                "sha256": writers[split].sha256,
+            }
+        )
         os.replace(partial, path)
     manifest = {
         "format": fmt.name,
         "file_format": file_format,
         "filters": filters.as_dict(),
-        "options": {"ties": options.ties, "margin": options.margin, "rationales": options.rationales,
-                    "release": options.privacy.release},
+        "options": {
+            "ties": options.ties,
+            "margin": options.margin,
+            "rationales": options.rationales,
+            "release": options.privacy.release,
+        },
         "judges": "HMAC-SHA256 pseudonyms keyed by a per-export salt (not recorded)"
-        if fmt.name != "raw" or options.privacy.release else "stored labels",
+        if fmt.name != "raw" or options.privacy.release
+        else "stored labels",
         "counts": {
             "rows": {s: counts["rows"][s] for s in targets},
             "comparisons": {s: counts["comparisons"][s] for s in targets},

@@ -96,28 +96,60 @@ def export_spec(params: dict) -> ExportSpec:
         raise ExportError("the chunk size and the minimum gold answers must be 1 or more")
     gold = params.get("gold") or ("include" if fmt.name == "raw" else "exclude")
     filters = ExportFilters(
-        project=project, sources=sources, since=moment(params.get("since"), "since"),
-        until=moment(params.get("until"), "until"), models=_list(params.get("model")),
-        categories=_list(params.get("category")), languages=_list(params.get("language")),
-        exclude_gold=gold == "exclude", min_gold_accuracy=params.get("min_gold_accuracy"),
-        min_gold_answers=min_gold_answers, min_seconds=params.get("min_seconds"),
-        min_agreement=params.get("min_agreement"), aggregate=aggregate,
-        dedup_prompts=bool(params.get("dedup_prompts")), test_share=float(params.get("test_share") or 0.0),
+        project=project,
+        sources=sources,
+        since=moment(params.get("since"), "since"),
+        until=moment(params.get("until"), "until"),
+        models=_list(params.get("model")),
+        categories=_list(params.get("category")),
+        languages=_list(params.get("language")),
+        exclude_gold=gold == "exclude",
+        min_gold_accuracy=params.get("min_gold_accuracy"),
+        min_gold_answers=min_gold_answers,
+        min_seconds=params.get("min_seconds"),
+        min_agreement=params.get("min_agreement"),
+        aggregate=aggregate,
+        dedup_prompts=bool(params.get("dedup_prompts")),
+        test_share=float(params.get("test_share") or 0.0),
     )
     try:
         filters.check()
     except SelectionError as error:
         raise ExportError(str(error)) from None
-    options = Options(privacy=Privacy.create(salt=salt, release=bool(params.get("release"))), aggregate=aggregate,
-                      ties=ties, margin=bool(params.get("margin")), rationales=bool(params.get("rationales")),
-                      attributes=score_attributes(filters) if fmt.name == "ratings" else ())
+    options = Options(
+        privacy=Privacy.create(salt=salt, release=bool(params.get("release"))),
+        aggregate=aggregate,
+        ties=ties,
+        margin=bool(params.get("margin")),
+        rationales=bool(params.get("rationales")),
+        attributes=score_attributes(filters) if fmt.name == "ratings" else (),
+    )
     return ExportSpec(fmt=fmt, file_format=file_format, filters=filters, options=options, chunk_size=chunk_size)
 
 
 # The parameters a job keeps (never the salt: a job's pseudonyms are random per export).
-JOB_PARAMS = ("format", "file_format", "project", "source", "since", "until", "model", "category", "language",
-              "gold", "min_gold_accuracy", "min_seconds", "min_agreement", "aggregate", "dedup_prompts",
-              "test_share", "ties", "margin", "rationales", "release")
+JOB_PARAMS = (
+    "format",
+    "file_format",
+    "project",
+    "source",
+    "since",
+    "until",
+    "model",
+    "category",
+    "language",
+    "gold",
+    "min_gold_accuracy",
+    "min_seconds",
+    "min_agreement",
+    "aggregate",
+    "dedup_prompts",
+    "test_share",
+    "ties",
+    "margin",
+    "rationales",
+    "release",
+)
 
 
 def export_job_create(*, user, params: dict) -> ExportJob:
@@ -153,8 +185,15 @@ def export_job_run(job_id: int) -> ExportJob:
                 last[0] = now
                 _progress_write(job.pk, min(0.99, seen[0] / total))
 
-        manifest = export_dataset(spec.fmt, spec.filters, spec.options, folder, file_format=spec.file_format,
-                                  chunk_size=spec.chunk_size, progress=progress)
+        manifest = export_dataset(
+            spec.fmt,
+            spec.filters,
+            spec.options,
+            folder,
+            file_format=spec.file_format,
+            chunk_size=spec.chunk_size,
+            progress=progress,
+        )
     except (ExportError, FileNotFoundError) as error:
         return _finish(job, started, state=ExportState.FAILED, error=str(error))
     except Exception as error:
@@ -181,8 +220,7 @@ def _progress_write(job_id: int, value: float) -> None:
     writer.join()
 
 
-def _finish(job: ExportJob, started: float, *, state: str, error: str = "", manifest: dict | None = None
-            ) -> ExportJob:
+def _finish(job: ExportJob, started: float, *, state: str, error: str = "", manifest: dict | None = None) -> ExportJob:
     job.state = state
     job.error = error
     job.manifest = manifest

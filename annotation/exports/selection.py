@@ -84,8 +84,9 @@ class ExportFilters:
         values = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            values[name] = value.isoformat() if isinstance(value, datetime) else list(value) if isinstance(
-                value, tuple) else value
+            values[name] = (
+                value.isoformat() if isinstance(value, datetime) else list(value) if isinstance(value, tuple) else value
+            )
         return values
 
 
@@ -98,7 +99,7 @@ def prompt_digest(text: str) -> bytes:
 
 
 def split_of(prompt: str, test_share: float) -> str:
-    """"train" or "test" from the prompt alone; "all" when there is no split."""
+    """ "train" or "test" from the prompt alone; "all" when there is no split."""
     if not test_share:
         return "all"
     fraction = int.from_bytes(prompt_digest(prompt)[:8], "big") / 2**64
@@ -121,12 +122,19 @@ def failing_judges(filters: ExportFilters) -> list[str]:
     rows = Judgment.objects.filter(assignment__item__is_gold=True)
     if filters.project:
         rows = rows.filter(assignment__item__project__slug=filters.project)
-    rows = rows.values("judge", "outcome", "strength", "assignment__item_id", "assignment__item__gold_answer",
-                       "assignment__item__project__task_type").order_by("id")
+    rows = rows.values(
+        "judge",
+        "outcome",
+        "strength",
+        "assignment__item_id",
+        "assignment__item__gold_answer",
+        "assignment__item__project__task_type",
+    ).order_by("id")
     answers, gold = [], {}
     for row in rows.iterator(chunk_size=5000):
-        answers.append((row["judge"], row["assignment__item_id"],
-                        _gold_value(row, row["assignment__item__project__task_type"])))
+        answers.append(
+            (row["judge"], row["assignment__item_id"], _gold_value(row, row["assignment__item__project__task_type"]))
+        )
         gold[row["assignment__item_id"]] = _gold_expected(row)
     scores = gold_accuracy(answers, gold)
     flags = flag_low_accuracy(scores, threshold=filters.min_gold_accuracy, min_answers=filters.min_gold_answers)
@@ -145,8 +153,9 @@ def filtered_judgments(filters: ExportFilters) -> QuerySet[Judgment]:
     if filters.until:
         queryset = queryset.filter(created_at__lt=filters.until)
     if filters.models:
-        queryset = queryset.filter(Exists(Candidate.objects.filter(comparison=OuterRef("comparison_id"),
-                                                                   model__in=filters.models)))
+        queryset = queryset.filter(
+            Exists(Candidate.objects.filter(comparison=OuterRef("comparison_id"), model__in=filters.models))
+        )
     if filters.categories:
         queryset = queryset.filter(comparison__category__in=filters.categories)
     if filters.languages:
@@ -164,7 +173,8 @@ def filtered_judgments(filters: ExportFilters) -> QuerySet[Judgment]:
 def judgment_queryset(filters: ExportFilters) -> QuerySet[Judgment]:
     """The row filters, in SQL, ordered by comparison key, judge and source."""
     return (
-        filtered_judgments(filters).select_related("comparison")
+        filtered_judgments(filters)
+        .select_related("comparison")
         .annotate(project_id=F("assignment__item__project_id"))
         .prefetch_related(
             Prefetch("comparison__candidates", queryset=Candidate.objects.order_by("position")),
@@ -252,6 +262,7 @@ def _candidate_columns(json_texts: bool) -> str:
     pair), any others as a JSON array of [position, model, text]. One index probe per row, made after the
     rows are sorted, so the sort never carries the answers' texts. ``json_texts``: the two texts as JSON
     string literals (json values)."""
+
     def text(position: int) -> str:
         column = f"max(text) FILTER (WHERE position = {position})"
         return f"to_json({column})" if json_texts else column
@@ -276,9 +287,13 @@ def _value_rows(filters: ExportFilters, chunk_size: int, json_texts: bool) -> It
     declare, nothing held on the server), so PostgreSQL reads ahead while the rows are written."""
     queryset = (
         filtered_judgments(filters)
-        .annotate(project_id=F("assignment__item__project_id"), principles_json=_as_text("principles"),
-                  metadata_json=_as_text("metadata"), ranking_json=_as_text("ranking"),
-                  context_json=_as_text("comparison__context"))
+        .annotate(
+            project_id=F("assignment__item__project_id"),
+            principles_json=_as_text("principles"),
+            metadata_json=_as_text("metadata"),
+            ranking_json=_as_text("ranking"),
+            context_json=_as_text("comparison__context"),
+        )
         .order_by("comparison__key", "judge", "source")
         .values_list(*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json")
     )
@@ -286,8 +301,10 @@ def _value_rows(filters: ExportFilters, chunk_size: int, json_texts: bool) -> It
     # The ORDER BY names select-list positions, which are the same in the outer query. OFFSET 0 keeps the
     # sort inside (over the narrow rows); the nested loop that adds the candidates keeps its order.
     order_by = sql.rsplit(" ORDER BY ", 1)[1]
-    sql = (f"SELECT judgments.*, candidates.* FROM ({sql} OFFSET 0) judgments "
-           f"LEFT JOIN LATERAL ({_candidate_columns(json_texts)}) candidates ON true ORDER BY {order_by}")
+    sql = (
+        f"SELECT judgments.*, candidates.* FROM ({sql} OFFSET 0) judgments "
+        f"LEFT JOIN LATERAL ({_candidate_columns(json_texts)}) candidates ON true ORDER BY {order_by}"
+    )
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
         if json_texts:  # the only json-typed columns are the two texts
@@ -311,8 +328,9 @@ def _candidates(model_0, text_0, model_1, text_1, more, json_texts: bool) -> lis
     return found
 
 
-def _value_groups(filters: ExportFilters, chunk_size: int, json_texts: bool
-                  ) -> Iterator[tuple[ComparisonValues, list, list]]:
+def _value_groups(
+    filters: ExportFilters, chunk_size: int, json_texts: bool
+) -> Iterator[tuple[ComparisonValues, list, list]]:
     # A plain loop rather than groupby: this runs once per exported row, and the rows of one comparison
     # arrive together (the ORDER BY starts with its key).
     width = len(JudgmentValues._fields)
@@ -339,8 +357,9 @@ def _model_groups(filters: ExportFilters, chunk_size: int) -> Iterator[tuple[Com
         yield comparison, list(comparison.candidates.all()), judgments
 
 
-def groups(filters: ExportFilters, chunk_size: int = 2000, *, values: bool = False, json_texts: bool = False
-           ) -> Iterator[Group]:
+def groups(
+    filters: ExportFilters, chunk_size: int = 2000, *, values: bool = False, json_texts: bool = False
+) -> Iterator[Group]:
     """One group per comparison. ``values``: plain-value judgments, comparison and candidates (the fields in
     ``JudgmentValues``, ``ComparisonValues`` and ``CandidateValues``, read without model instances or
     prefetches) instead of model instances, for the formats that read no more than those. ``json_texts``
@@ -406,9 +425,15 @@ def verdicts(judgments: list[Judgment], aggregate: str) -> list[Verdict]:
             return []
         outcome = votes[0][0]
         winners = [j for j, o in pairwise if o == outcome]
-        return [Verdict(outcome, _mean([j.strength for j in winners if j.strength is not None]),
-                        _mean([j.preference for j in winners if j.preference is not None]),
-                        outcome == "tie" and 2 * sum(j.both_bad for j in winners) > len(winners), voters)]
+        return [
+            Verdict(
+                outcome,
+                _mean([j.strength for j in winners if j.strength is not None]),
+                _mean([j.preference for j in winners if j.preference is not None]),
+                outcome == "tie" and 2 * sum(j.both_bad for j in winners) > len(winners),
+                voters,
+            )
+        ]
     signed = _mean([j.strength if j.strength is not None else SIGN[o] for j, o in pairwise])
     preference = _mean([j.preference if j.preference is not None else PREFERENCE[o] for j, o in pairwise])
     outcome = "a" if signed < 0 else "b" if signed > 0 else "tie"

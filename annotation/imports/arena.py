@@ -38,9 +38,27 @@ WINNERS = {
     "tie (bothbad)": (Outcome.TIE, True),
 }
 KNOWN = {
-    "question_id", "model_a", "model_b", "winner", "judge", "judge_kind", "conversation_a",
-    "conversation_b", "prompt", "response_a", "response_b", "turn", "language", "tstamp",
-    "category", "strength", "scores", "rationale", "preference", "display_order", "time_spent_ms",
+    "question_id",
+    "model_a",
+    "model_b",
+    "winner",
+    "judge",
+    "judge_kind",
+    "conversation_a",
+    "conversation_b",
+    "prompt",
+    "response_a",
+    "response_b",
+    "turn",
+    "language",
+    "tstamp",
+    "category",
+    "strength",
+    "scores",
+    "rationale",
+    "preference",
+    "display_order",
+    "time_spent_ms",
 }
 SIDES = {"model_a": 0, "model_b": 1}
 

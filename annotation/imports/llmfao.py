@@ -100,6 +100,10 @@ class LlmfaoFormat:
             model=model["name"],
             text=text,
             latency_ms=int(duration) if duration is not None else None,
-            metadata={"llmfao_model": model_id, "api_id": model.get("api_id"), "org": model.get("org"),
-                      "rate": result.get("rate")},
+            metadata={
+                "llmfao_model": model_id,
+                "api_id": model.get("api_id"),
+                "org": model.get("org"),
+                "rate": result.get("rate"),
+            },
         )

@@ -66,8 +66,12 @@ def _read_jsonl(handle) -> Iterator[Record]:
                 rest = handle.readline(_CHUNK)
                 if not rest or rest.endswith(b"\n"):
                     break
-            yield Record(number, None, f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MB; "
-                                       "split the record or drop it", handle.tell())
+            yield Record(
+                number,
+                None,
+                f"longer than {MAX_LINE_BYTES // (1024 * 1024)} MB; split the record or drop it",
+                handle.tell(),
+            )
             continue
         if not line.strip():
             continue
@@ -98,8 +102,12 @@ def _read_json_array(handle) -> Iterator[Record]:
     except ijson.JSONError as error:
         handle.seek(0)
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(_CHUNK), b"")) + 1
-        yield Record(lines, None, f"invalid JSON after record {number}: {error} "
-                                  "(the file looks truncated or malformed)", handle.tell())
+        yield Record(
+            lines,
+            None,
+            f"invalid JSON after record {number}: {error} (the file looks truncated or malformed)",
+            handle.tell(),
+        )
 
 
 class JsonFileFormat:

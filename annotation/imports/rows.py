@@ -109,6 +109,7 @@ def content_key(prefix: str, *parts) -> str:
 
 # --- checks -----------------------------------------------------------------------------------
 
+
 def check_messages(messages, name: str) -> list:
     if not isinstance(messages, list) or not messages:
         raise RowError(f"{name} must be a non-empty list of messages")
@@ -188,8 +189,9 @@ def check_row(row: Row) -> Row:
     check_json(comparison.metadata, "comparison metadata")
     if comparison.source not in Source.values:
         raise RowError(f"source must be one of {', '.join(Source.values)}, got {comparison.source!r}")
-    positions = [check_int(c.position, "candidate position", low=0, high=MAX_CANDIDATES - 1)
-                 for c in comparison.candidates]
+    positions = [
+        check_int(c.position, "candidate position", low=0, high=MAX_CANDIDATES - 1) for c in comparison.candidates
+    ]
     if None in positions:
         raise RowError("every candidate needs a position")
     if not 2 <= len(positions) <= MAX_CANDIDATES:
@@ -216,7 +218,8 @@ def check_row(row: Row) -> Row:
     if not isinstance(judgment.both_bad, bool):
         raise RowError(f"both_bad must be true or false, got {judgment.both_bad!r}")
     if judgment.display_order is not None and (
-            not _int_list(judgment.display_order) or sorted(judgment.display_order) != list(range(count))):
+        not _int_list(judgment.display_order) or sorted(judgment.display_order) != list(range(count))
+    ):
         raise RowError(f"display_order must list the positions 0..{count - 1} once each")
     if judgment.outcome is not None and judgment.outcome not in Outcome.values:
         raise RowError(f"outcome must be one of {', '.join(Outcome.values)}")

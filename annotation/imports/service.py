@@ -144,9 +144,7 @@ def _write_batch(batch: list[Row], report: ImportReport) -> None:
     report.comparisons_added += len(created)
 
     ids = set(existing.values())
-    seen = set(
-        Judgment.objects.filter(comparison_id__in=ids).values_list("comparison_id", "judge", "source")
-    )
+    seen = set(Judgment.objects.filter(comparison_id__in=ids).values_list("comparison_id", "judge", "source"))
     fresh = []
     for row in batch:
         j = row.judgment
@@ -176,9 +174,11 @@ def _check_same_candidates(batch: list[Row], existing: dict[str, int]) -> None:
     if not existing:
         return
     stored: dict[int, list[tuple[int, str]]] = {}
-    for cid, position, model in Candidate.objects.filter(comparison_id__in=existing.values()).values_list(
-        "comparison_id", "position", "model"
-    ).order_by("comparison_id", "position"):
+    for cid, position, model in (
+        Candidate.objects.filter(comparison_id__in=existing.values())
+        .values_list("comparison_id", "position", "model")
+        .order_by("comparison_id", "position")
+    ):
         stored.setdefault(cid, []).append((position, model))
     for row in batch:
         cid = existing.get(row.comparison.key)

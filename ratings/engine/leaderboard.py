@@ -50,14 +50,16 @@ def _rows(votes: Votes, ratings: np.ndarray, lower: np.ndarray | None, upper: np
     for i in order:
         if battles[i] == 0:
             continue
-        rows.append({
-            "model": votes.models[i],
-            "rating": float(ratings[i]),
-            "lower": _finite(lower[i]) if lower is not None else None,
-            "upper": _finite(upper[i]) if upper is not None else None,
-            "rank_ub": int(ranks[i]) if ranks is not None else None,
-            "battles": int(battles[i]),
-        })
+        rows.append(
+            {
+                "model": votes.models[i],
+                "rating": float(ratings[i]),
+                "lower": _finite(lower[i]) if lower is not None else None,
+                "upper": _finite(upper[i]) if upper is not None else None,
+                "rank_ub": int(ranks[i]) if ranks is not None else None,
+                "battles": int(battles[i]),
+            }
+        )
     return rows
 
 
@@ -89,14 +91,16 @@ def _routed_prompts(fit: mixture.MixtureFit, prompts: Prompts) -> list[dict[str,
     out = []
     for k in range(fit.k):
         top = np.lexsort((-counts, -weights[:, k]))[:EXAMPLE_PROMPTS]  # by weight, then by votes
-        out.append({
-            "prompts": int((main == k).sum()),
-            "votes": int(counts[main == k].sum()),
-            "examples": [
-                {"prompt": _cut(str(prompts.texts[i])), "weight": float(weights[i, k]), "votes": int(counts[i])}
-                for i in top
-            ],
-        })
+        out.append(
+            {
+                "prompts": int((main == k).sum()),
+                "votes": int(counts[main == k].sum()),
+                "examples": [
+                    {"prompt": _cut(str(prompts.texts[i])), "weight": float(weights[i, k]), "votes": int(counts[i])}
+                    for i in top
+                ],
+            }
+        )
     return out
 
 
@@ -212,10 +216,14 @@ def rate(
         rates = winrate.against_baseline(votes, baseline, length=length)
         result["win_rates"] = [r.__dict__ | {"standard_error": _finite(r.standard_error)} for r in rates]
         result["models"] = [
-            {"model": r.model, "rating": r.win_rate, "lower": r.win_rate - 1.96 * r.standard_error
-             if np.isfinite(r.standard_error) else None,
-             "upper": r.win_rate + 1.96 * r.standard_error if np.isfinite(r.standard_error) else None,
-             "rank_ub": None, "battles": r.n}
+            {
+                "model": r.model,
+                "rating": r.win_rate,
+                "lower": r.win_rate - 1.96 * r.standard_error if np.isfinite(r.standard_error) else None,
+                "upper": r.win_rate + 1.96 * r.standard_error if np.isfinite(r.standard_error) else None,
+                "rank_ub": None,
+                "battles": r.n,
+            }
             for r in rates
         ]
         report(1.0)
@@ -240,7 +248,13 @@ def rate(
         report(0.1)
         if ci == "bootstrap" and bootstrap > 0:
             thetas, betas = style.bootstrap(
-                votes, x, fitted, rounds=bootstrap, seed=seed, reg=style_reg, reweight=style_reweight,
+                votes,
+                x,
+                fitted,
+                rounds=bootstrap,
+                seed=seed,
+                reg=style_reg,
+                reweight=style_reweight,
                 progress=lambda f: report(0.1 + 0.9 * f),
             )
             lo, hi = intervals.quantile_bounds(bradley_terry.anchored(thetas, scale, anchor_index), level)
@@ -265,7 +279,11 @@ def rate(
         report(0.1)
         if ci == "bootstrap" and bootstrap > 0:
             samples = intervals.bootstrap_bt(
-                pc, theta, rounds=bootstrap, seed=seed, prior=fitted_bt.prior,
+                pc,
+                theta,
+                rounds=bootstrap,
+                seed=seed,
+                prior=fitted_bt.prior,
                 progress=lambda f: report(0.1 + 0.9 * f),
             )
             lower, upper = intervals.quantile_bounds(bradley_terry.anchored(samples, scale, anchor_index), level)

@@ -118,8 +118,10 @@ class _Design:
         out[np.arange(n), np.arange(n)] += per_pair.sum(axis=1)
         vx = values[:, None] * self.x
         cross = np.stack(
-            [np.bincount(self.a, weights=vx[:, k], minlength=n) - np.bincount(self.b, weights=vx[:, k], minlength=n)
-             for k in range(p)],
+            [
+                np.bincount(self.a, weights=vx[:, k], minlength=n) - np.bincount(self.b, weights=vx[:, k], minlength=n)
+                for k in range(p)
+            ],
             axis=1,
         )
         out[:n, n:], out[n:, :n] = cross, cross.T
@@ -130,7 +132,7 @@ class _Design:
         """The negated Hessian, plus 1/n·11ᵀ on the model block to pin the common shift of θ."""
         prob = expit(z)
         hess = self.blocks(w * prob * (1.0 - prob))
-        hess[self.n:, self.n:] += penalty * np.eye(self.p)
+        hess[self.n :, self.n :] += penalty * np.eye(self.p)
         return hess + self.centre
 
 
@@ -160,8 +162,9 @@ def _newton(design: _Design, w: np.ndarray, reg: float, tol: float, max_iter: in
     return StyleFit(theta=theta, beta=beta, iterations=iterations)
 
 
-def _chord(design: _Design, w: np.ndarray, penalty: float, start: StyleFit, hess_inv: np.ndarray, tol: float,
-           max_iter: int) -> StyleFit | None:
+def _chord(
+    design: _Design, w: np.ndarray, penalty: float, start: StyleFit, hess_inv: np.ndarray, tol: float, max_iter: int
+) -> StyleFit | None:
     """Newton with the Hessian frozen at the full-data fit (the chord method).
 
     A resample's Hessian differs from the full data's by O(1/√N), so these steps converge fast to
@@ -179,8 +182,9 @@ def _chord(design: _Design, w: np.ndarray, penalty: float, start: StyleFit, hess
     return None
 
 
-def fit(votes: Votes, x: np.ndarray, *, reg: float = 0.0, reweight: bool = False, tol: float = 1e-9,
-        max_iter: int = 100) -> StyleFit:
+def fit(
+    votes: Votes, x: np.ndarray, *, reg: float = 0.0, reweight: bool = False, tol: float = 1e-9, max_iter: int = 100
+) -> StyleFit:
     if len(votes) == 0:
         raise RatingError("style control needs votes, and there are none")
     if x.shape[0] != len(votes):
@@ -189,9 +193,18 @@ def fit(votes: Votes, x: np.ndarray, *, reg: float = 0.0, reweight: bool = False
     return _newton(_Design(votes, x), w, reg, tol, max_iter)
 
 
-def bootstrap(votes: Votes, x: np.ndarray, start: StyleFit, *, rounds: int = 100, seed: int | None = 0,
-              reg: float = 0.0, reweight: bool = False, threads: int = 2,
-              progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap(
+    votes: Votes,
+    x: np.ndarray,
+    start: StyleFit,
+    *,
+    rounds: int = 100,
+    seed: int | None = 0,
+    reg: float = 0.0,
+    reweight: bool = False,
+    threads: int = 2,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(θ samples (rounds, n), β samples (rounds, 4)) refitted on votes resampled with replacement.
 
     Rounds run on a few threads: the passes over the votes are numpy calls that release the GIL.
@@ -218,8 +231,15 @@ def bootstrap(votes: Votes, x: np.ndarray, start: StyleFit, *, rounds: int = 100
     return thetas, betas
 
 
-def sandwich(votes: Votes, x: np.ndarray, fitted: StyleFit, *, reg: float = 0.0, reweight: bool = False,
-             hessian_reg: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+def sandwich(
+    votes: Votes,
+    x: np.ndarray,
+    fitted: StyleFit,
+    *,
+    reg: float = 0.0,
+    reweight: bool = False,
+    hessian_reg: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Standard errors of (θ, β) by the sandwich estimator, as arena-rank computes it for this model.
 
     H and G are averages over the votes (the Fisher information and the gradients' covariance);

@@ -14,8 +14,15 @@ import numpy as np
 from ratings.engine.intervals import z_score
 
 
-def cardinal(models: np.ndarray, values: np.ndarray, names: tuple[str, ...], *, rounds: int = 200,
-             seed: int = 0, level: float = 0.95) -> list[dict]:
+def cardinal(
+    models: np.ndarray,
+    values: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    rounds: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[dict]:
     """``models``: index per score; ``values``: the scores. One row per model with scores."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -23,13 +30,15 @@ def cardinal(models: np.ndarray, values: np.ndarray, names: tuple[str, ...], *, 
         vals = values[models == index].astype(np.float64)
         means = rng.choice(vals, size=(rounds, len(vals)), replace=True).mean(axis=1) if len(vals) > 1 else vals
         tail = (1 - level) / 2
-        rows.append({
-            "model": names[int(index)],
-            "n": int(len(vals)),
-            "mean": float(vals.mean()),
-            "lower": float(np.quantile(means, tail)),
-            "upper": float(np.quantile(means, 1 - tail)),
-        })
+        rows.append(
+            {
+                "model": names[int(index)],
+                "n": int(len(vals)),
+                "mean": float(vals.mean()),
+                "lower": float(np.quantile(means, tail)),
+                "upper": float(np.quantile(means, 1 - tail)),
+            }
+        )
     rows.sort(key=lambda r: -r["mean"])
     return rows
 

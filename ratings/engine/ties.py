@@ -64,7 +64,12 @@ def _davidson(params: np.ndarray, d_wins: np.ndarray, ties: np.ndarray, prior: f
 
 
 def fit(
-    method: str, d_wins: np.ndarray, ties: np.ndarray, *, prior: float = 0.0, theta0: np.ndarray | None = None,
+    method: str,
+    d_wins: np.ndarray,
+    ties: np.ndarray,
+    *,
+    prior: float = 0.0,
+    theta0: np.ndarray | None = None,
     gtol: float = 1e-10,
 ) -> TieFit:
     """θ (mean 0) and the tie parameter. ``d_wins[i, j]``: decisive wins of i over j; ``ties``: symmetric.
@@ -86,7 +91,11 @@ def fit(
         return value / total, grad / total
 
     result = minimize(
-        scaled, start, jac=True, method="L-BFGS-B", bounds=bounds,
+        scaled,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
         options={"maxiter": 2000, "gtol": gtol, "ftol": gtol * 1e-5},
     )
     theta = result.x[:n] - result.x[:n].mean()

@@ -191,6 +191,4 @@ def pair_counts(votes: Votes) -> PairCounts:
     keys = np.stack([code.astype(np.float64), y, votes.tie.astype(np.float64), votes.w], axis=1)
     uniq, counts = np.unique(keys, axis=0, return_counts=True)
     a, b = np.divmod(uniq[:, 0].astype(np.int64), n)
-    return PairCounts(
-        n=n, a=a, b=b, y=uniq[:, 1], tie=uniq[:, 2] > 0, w=uniq[:, 3], counts=counts.astype(np.float64)
-    )
+    return PairCounts(n=n, a=a, b=b, y=uniq[:, 1], tie=uniq[:, 2] > 0, w=uniq[:, 3], counts=counts.astype(np.float64))

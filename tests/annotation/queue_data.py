@@ -8,18 +8,25 @@ from django.utils import timezone
 from annotation.models import Candidate, Comparison, Item, Membership, Project, Role, Source
 
 
-def project_with_items(n_items: int, *, overlap: int = 3, slug: str = "p", gold: int = 0, candidates: int = 2,
-                       **fields) -> Project:
+def project_with_items(
+    n_items: int, *, overlap: int = 3, slug: str = "p", gold: int = 0, candidates: int = 2, **fields
+) -> Project:
     project = Project.objects.create(name=slug.title(), slug=slug, overlap=overlap, **fields)
     now = timezone.now()
     comparisons = Comparison.objects.bulk_create(
-        Comparison(key=f"{slug}:{i}", context=[{"role": "user", "content": f"question {i}"}], prompt=f"question {i}",
-                   source=Source.IMPORT, created_at=now)
+        Comparison(
+            key=f"{slug}:{i}",
+            context=[{"role": "user", "content": f"question {i}"}],
+            prompt=f"question {i}",
+            source=Source.IMPORT,
+            created_at=now,
+        )
         for i in range(n_items + gold)
     )
     Candidate.objects.bulk_create(
         Candidate(comparison=c, position=p, model=f"model-{p}", text=f"answer {p} to {c.prompt}")
-        for c in comparisons for p in range(candidates)
+        for c in comparisons
+        for p in range(candidates)
     )
     Item.objects.bulk_create(
         Item(project=project, comparison=c, is_gold=i >= n_items, gold_answer={"choice": "a"} if i >= n_items else None)

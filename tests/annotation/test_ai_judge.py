@@ -37,16 +37,18 @@ def test_a_consistent_judge_suggests_and_a_position_biased_one_routes_items_to_h
     # Make position 1 the longer answer everywhere: the consistent judge prefers it in both orders.
     for c in Candidate.objects.filter(position=1):
         Candidate.objects.filter(pk=c.pk).update(text=c.text + " with much more detail")
-    consistent = project_pre_annotate(project=project, model_name=_judge("Long judge", "fake-judge-long",
-                                                                         judge_server.url))
+    consistent = project_pre_annotate(
+        project=project, model_name=_judge("Long judge", "fake-judge-long", judge_server.url)
+    )
     assert (consistent.judged, consistent.disagreed, consistent.failed) == (3, 0, 0)
     for item in Item.objects.all():
         assert item.suggestion["outcome"] == "b" and item.suggestion["orders_agree"] and item.priority == 0
     judgments = Judgment.objects.filter(source=Source.AI, judge="ai:Long judge")
     assert judgments.count() == 3 and {j.preference for j in judgments} == {0.0}
 
-    biased = project_pre_annotate(project=project, model_name=_judge("First judge", "fake-judge-first",
-                                                                     judge_server.url))
+    biased = project_pre_annotate(
+        project=project, model_name=_judge("First judge", "fake-judge-first", judge_server.url)
+    )
     assert (biased.judged, biased.disagreed) == (3, 3)
     assert {j.preference for j in Judgment.objects.filter(judge="ai:First judge")} == {0.5}
     assert set(Item.objects.values_list("priority", flat=True)) == {1}
@@ -91,8 +93,9 @@ def test_items_generated_by_models_keep_only_complete_answers(judge_server, tmp_
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Say hello.\n\nName a colour.\n")
     out = io.StringIO()
-    call_command("project_items", "gen", "--generate", str(prompts), "--models", "Gen one,Gen two,Gen broken",
-                 stdout=out)
+    call_command(
+        "project_items", "gen", "--generate", str(prompts), "--models", "Gen one,Gen two,Gen broken", stdout=out
+    )
     assert "2 items generated" in out.getvalue() and "Gen broken on prompt 1" in out.getvalue()
     items = Item.objects.filter(project=project)
     assert items.count() == 2

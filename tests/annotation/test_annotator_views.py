@@ -64,9 +64,11 @@ def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(clien
     lease = Assignment.objects.get(annotator=alice)
     missing = client.post(f"/annotate/p/tasks/{lease.pk}/submit/", {"choice": "left"}, HTTP_HX_REQUEST="true")
     assert missing.status_code == 400 and "rationale" in missing.content.decode()
-    response = client.post(f"/annotate/p/tasks/{lease.pk}/submit/",
-                           {"choice": "left", "rationale": "<b>clearer</b>", "time_spent_ms": "4200"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/annotate/p/tasks/{lease.pk}/submit/",
+        {"choice": "left", "rationale": "<b>clearer</b>", "time_spent_ms": "4200"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200 and 'id="task"' in response.content.decode()
     judgment = Judgment.objects.get()
     assert judgment.source == Source.QUEUE and judgment.judge == f"user:{alice.pk}"
@@ -77,20 +79,23 @@ def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(clien
 
 
 def test_likert_scores_land_on_the_right_candidates(client):
-    project = project_with_items(1, slug="l", task_type="likert", rationale="off",
-                                 config={"attributes": ["helpfulness", "verbosity"], "scale": [0, 4]})
+    project = project_with_items(
+        1,
+        slug="l",
+        task_type="likert",
+        rationale="off",
+        config={"attributes": ["helpfulness", "verbosity"], "scale": [0, 4]},
+    )
     (alice,) = annotators(project, 1)
     _login(client, alice)
     client.get("/annotate/l/")
     lease = Assignment.objects.get(annotator=alice)
-    data = {"score-0-helpfulness": "4", "score-0-verbosity": "1", "score-1-helpfulness": "0",
-            "score-1-verbosity": "3"}
+    data = {"score-0-helpfulness": "4", "score-0-verbosity": "1", "score-1-helpfulness": "0", "score-1-verbosity": "3"}
     assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", data).status_code == 302
     scores = {(s.position, s.attribute): s.value for s in Score.objects.all()}
     first = lease.display_order[0]
     assert scores[(first, "helpfulness")] == 4 and scores[(1 - first, "verbosity")] == 3
-    assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", {**data, "score-0-helpfulness": "9"}
-                       ).status_code == 400
+    assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", {**data, "score-0-helpfulness": "9"}).status_code == 400
 
 
 def test_a_reviewer_role_and_staff_may_open_the_page(client):

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def comparison():
     c = Comparison.objects.create(
-        key="t:1", context=[{"role": "user", "content": "hi"}], prompt="hi", source="import",
+        key="t:1",
+        context=[{"role": "user", "content": "hi"}],
+        prompt="hi",
+        source="import",
         created_at=timezone.now(),
     )
     Candidate.objects.create(comparison=c, position=0, model="m1", text="a")
@@ -23,8 +26,14 @@ def comparison():
 
 
 def judgment(comparison, **fields):
-    values = {"comparison": comparison, "source": "import", "judge_kind": "external", "judge": "w1",
-              "created_at": timezone.now(), "outcome": "a"}
+    values = {
+        "comparison": comparison,
+        "source": "import",
+        "judge_kind": "external",
+        "judge": "w1",
+        "created_at": timezone.now(),
+        "outcome": "a",
+    }
     values.update(fields)
     return Judgment(**values)
 
@@ -57,10 +66,15 @@ def test_it_refuses_judgments_out_of_range(comparison, fields, constraint):
 
 
 def test_it_accepts_every_valid_pairwise_form(comparison):
-    for n, fields in enumerate([
-        {"outcome": "a"}, {"outcome": "a", "strength": -3}, {"outcome": "b", "strength": 1},
-        {"outcome": "tie", "strength": 0, "both_bad": True}, {"outcome": None, "preference": 0.25},
-    ]):
+    for n, fields in enumerate(
+        [
+            {"outcome": "a"},
+            {"outcome": "a", "strength": -3},
+            {"outcome": "b", "strength": 1},
+            {"outcome": "tie", "strength": 0, "both_bad": True},
+            {"outcome": None, "preference": 0.25},
+        ]
+    ):
         judgment(comparison, judge=f"w{n}", **fields).save()
     assert comparison.judgments.count() == 5
 

@@ -30,8 +30,7 @@ def _project_with_votes(slug: str = "exp"):
         user.save()
         for _ in range(4):
             lease = assignment_claim(project=project, annotator=user)
-            assignment_submit(assignment_id=lease.pk, annotator=user,
-                              data={"choice": "left", "rationale": "because"})
+            assignment_submit(assignment_id=lease.pk, annotator=user, data={"choice": "left", "rationale": "because"})
     owner = User.objects.create_user(f"{slug}-owner")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     return project, people, owner
@@ -49,8 +48,10 @@ def test_owners_export_their_project_and_nobody_else_gets_the_files(client, djan
     other_project, _, other_owner = _project_with_votes("other")
     _login(client, owner)
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post("/annotate/exp/exports/", {"format": "trl-preference", "file_format": "jsonl",
-                                                          "ties": "drop", "rationales": "on"})
+        response = client.post(
+            "/annotate/exp/exports/",
+            {"format": "trl-preference", "file_format": "jsonl", "ties": "drop", "rationales": "on"},
+        )
     assert response.status_code == 302
     job = ExportJob.objects.get()
     assert job.project == project and job.state == ExportState.QUEUED
@@ -82,11 +83,14 @@ def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(client,
     _login(client, staff)
     assert client.get("/admin/annotation/exportjob/add/").status_code == 200
     with django_capture_on_commit_callbacks(execute=False):
-        bad = client.post("/admin/annotation/exportjob/add/", {"format": "raw", "file_format": "parquet",
-                                                               "ties": "drop"})
+        bad = client.post(
+            "/admin/annotation/exportjob/add/", {"format": "raw", "file_format": "parquet", "ties": "drop"}
+        )
         assert bad.status_code == 200 and "jsonl only" in bad.content.decode()
-        good = client.post("/admin/annotation/exportjob/add/", {"format": "trl-kto", "file_format": "parquet",
-                                                                "ties": "drop", "test_share": "0.5"})
+        good = client.post(
+            "/admin/annotation/exportjob/add/",
+            {"format": "trl-kto", "file_format": "parquet", "ties": "drop", "test_share": "0.5"},
+        )
     assert good.status_code == 302
     job = export_job_run(ExportJob.objects.get().pk)
     assert job.state == ExportState.DONE and job.project is None

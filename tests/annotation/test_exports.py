@@ -55,12 +55,27 @@ def failure(*args: str) -> str:
 def queue_judgment(project, item, user, *, outcome="a", seconds=30.0, **fields) -> Judgment:
     now = timezone.now()
     judgment = Judgment.objects.create(
-        comparison=item.comparison, source=Source.QUEUE, judge_kind="user", judge=f"user:{user.pk}", user=user,
-        outcome=outcome, time_spent_ms=int(seconds * 1000), created_at=now,
-        metadata={"project": project.slug, "item": item.pk, "gold": item.is_gold}, **fields)
-    Assignment.objects.create(item=item, annotator=user, state=AssignmentState.DONE, display_order=[0, 1],
-                              leased_at=now, expires_at=now + timedelta(minutes=15), finished_at=now,
-                              judgment=judgment)
+        comparison=item.comparison,
+        source=Source.QUEUE,
+        judge_kind="user",
+        judge=f"user:{user.pk}",
+        user=user,
+        outcome=outcome,
+        time_spent_ms=int(seconds * 1000),
+        created_at=now,
+        metadata={"project": project.slug, "item": item.pk, "gold": item.is_gold},
+        **fields,
+    )
+    Assignment.objects.create(
+        item=item,
+        annotator=user,
+        state=AssignmentState.DONE,
+        display_order=[0, 1],
+        leased_at=now,
+        expires_at=now + timedelta(minutes=15),
+        finished_at=now,
+        judgment=judgment,
+    )
     return judgment
 
 
@@ -76,8 +91,16 @@ def test_trl_preference_drops_ties_and_orders_chosen_by_the_outcome(tmp_path):
     rows = lines(export(tmp_path, "trl-preference", "--margin"))
     decided = Judgment.objects.exclude(outcome="tie")
     assert len(rows) == decided.count() == 2911 + 2549
-    assert list(rows[0]) == ["prompt", "chosen", "rejected", "margin", "chosen_model", "rejected_model",
-                             "comparison", "judge"]
+    assert list(rows[0]) == [
+        "prompt",
+        "chosen",
+        "rejected",
+        "margin",
+        "chosen_model",
+        "rejected_model",
+        "comparison",
+        "judge",
+    ]
     first = rows[0]
     assert first["prompt"][-1]["role"] == "user" and len(first["chosen"]) == len(first["rejected"]) == 1
     assert first["chosen"][0]["role"] == "assistant" and first["margin"] == 0.0  # LLMFAO has no strengths
@@ -144,7 +167,8 @@ def test_split_by_prompt_never_shares_a_prompt(tmp_path):
     assert manifest["counts"]["rows"] == {"train": len(train), "test": len(test)}
     assert sum(manifest["counts"]["judgments_by_source"]["train"].values()) > len(train)  # ties count as read
     assert {f["path"]: f["sha256"] for f in manifest["files"]} == {
-        name: sha256_of(tmp_path / name) for name in ("out-train.jsonl", "out-test.jsonl")}
+        name: sha256_of(tmp_path / name) for name in ("out-train.jsonl", "out-test.jsonl")
+    }
     assert "salt" not in json.dumps(manifest["filters"]) and '"s"' not in json.dumps(manifest)
     assert manifest["code_version"]["package"] and manifest["code_version"]["git"]
     assert not list(tmp_path.glob("*.partial"))
@@ -166,8 +190,14 @@ def test_same_filters_give_the_same_bytes_and_the_salt_only_renames_judges(tmp_p
     other = lines(export(tmp_path, "trl-preference", "--model", MODEL, "--margin", "--salt", "salt", name="3.jsonl"))
     assert len(one) == len(other)
     assert [r["judge"] for r in one] != [r["judge"] for r in other]
-    assert one[0]["judge"] == pseudonym(Judgment.objects.filter(comparison__key=one[0]["comparison"]).exclude(
-        outcome="tie").order_by("judge").first().judge, "pepper")
+    assert one[0]["judge"] == pseudonym(
+        Judgment.objects.filter(comparison__key=one[0]["comparison"])
+        .exclude(outcome="tie")
+        .order_by("judge")
+        .first()
+        .judge,
+        "pepper",
+    )
     # Same pseudonym for one judge throughout an export: as many pseudonyms as judges.
     assert len({r["judge"] for r in one}) == len({r["judge"] for r in other})
     assert pq.read_table(tmp_path / "1.parquet").num_rows == len(one)
@@ -175,6 +205,7 @@ def test_same_filters_give_the_same_bytes_and_the_salt_only_renames_judges(tmp_p
 
 def test_trl_files_load_with_datasets(tmp_path):
     import datasets
+
     jsonl = export(tmp_path, "trl-preference", "--model", MODEL, "--margin")
     parquet = export(tmp_path, "trl-kto", "--model", MODEL, "--file-format", "parquet", name="kto.parquet")
     cache = str(tmp_path / "cache")
@@ -255,13 +286,32 @@ def test_ratings_are_means_per_candidate_and_attribute(tmp_path):
         Score.objects.create(judgment=judgment, position=0, attribute="verbosity", value=1)
     rows = lines(export(tmp_path, "ratings", "--project", "likert"))
     assert rows == [
-        {"prompt": "question 0", "response": "answer 0 to question 0", "model": "model-0", "comparison": "likert:0",
-         "position": 0, "helpfulness": 4.5, "helpfulness_count": 2, "verbosity": 1.0, "verbosity_count": 2},
-        {"prompt": "question 0", "response": "answer 1 to question 0", "model": "model-1", "comparison": "likert:0",
-         "position": 1, "helpfulness": 2.0, "helpfulness_count": 1, "verbosity": None, "verbosity_count": 0},
+        {
+            "prompt": "question 0",
+            "response": "answer 0 to question 0",
+            "model": "model-0",
+            "comparison": "likert:0",
+            "position": 0,
+            "helpfulness": 4.5,
+            "helpfulness_count": 2,
+            "verbosity": 1.0,
+            "verbosity_count": 2,
+        },
+        {
+            "prompt": "question 0",
+            "response": "answer 1 to question 0",
+            "model": "model-1",
+            "comparison": "likert:0",
+            "position": 1,
+            "helpfulness": 2.0,
+            "helpfulness_count": 1,
+            "verbosity": None,
+            "verbosity_count": 0,
+        },
     ]
-    table = pq.read_table(export(tmp_path, "ratings", "--project", "likert", "--file-format", "parquet",
-                                 name="r.parquet"))
+    table = pq.read_table(
+        export(tmp_path, "ratings", "--project", "likert", "--file-format", "parquet", name="r.parquet")
+    )
     assert table.to_pylist() == rows
 
 
@@ -276,17 +326,29 @@ def test_rankings_from_listwise_judgments(tmp_path):
     assert sorted(r["ranking"] for r in rows) == [[[1], [0, 2]], [[1], [0, 2]], [[2], [1], [0]]]
     assert rows[0]["models"] == ["model-0", "model-1", "model-2"] and len(rows[0]["candidates"]) == 3
     assert [r["ranking"] for r in lines(export(tmp_path, "rankings", *scope, "--aggregate", "majority"))] == [
-        [[1], [0, 2]]]
+        [[1], [0, 2]]
+    ]
     # Mean places: 0 → (2.5 + 2.5 + 3) / 3, 1 → (1 + 1 + 2) / 3, 2 → (2.5 + 2.5 + 1) / 3.
     assert [r["ranking"] for r in lines(export(tmp_path, "rankings", *scope, "--aggregate", "mean"))] == [
-        [[1], [2], [0]]]
+        [[1], [2], [0]]
+    ]
 
 
 def test_output_folder_gets_a_manifest_json(tmp_path):
     folder = tmp_path / "release"
     folder.mkdir()
-    call_command("export_dataset", "--format", "reward-pairs", "--model", MODEL, "--output", str(folder),
-                 "--file-format", "parquet", stdout=io.StringIO())
+    call_command(
+        "export_dataset",
+        "--format",
+        "reward-pairs",
+        "--model",
+        MODEL,
+        "--output",
+        str(folder),
+        "--file-format",
+        "parquet",
+        stdout=io.StringIO(),
+    )
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"][0]["path"] == "reward-pairs.parquet"
     assert manifest["files"][0]["sha256"] == sha256_of(folder / "reward-pairs.parquet")

@@ -19,13 +19,21 @@ from tests.fakes.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.django_db
 ROWS = 8
-PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected", "margin", "chosen_model", "rejected_model", "comparison",
-                      "judge"]
+PREFERENCE_COLUMNS = ["prompt", "chosen", "rejected", "margin", "chosen_model", "rejected_model", "comparison", "judge"]
 KTO_COLUMNS = ["prompt", "completion", "label", "model", "comparison", "judge"]
 # What one step needs from the trainer: tiny batches, short sequences, the CPU, no logging service.
-COMMON = {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 64, "learning_rate": 1e-3,
-          "report_to": [], "use_cpu": True, "save_strategy": "no", "logging_steps": 1,
-          "dataloader_num_workers": 0, "seed": 0}
+COMMON = {
+    "max_steps": 1,
+    "per_device_train_batch_size": 2,
+    "max_length": 64,
+    "learning_rate": 1e-3,
+    "report_to": [],
+    "use_cpu": True,
+    "save_strategy": "no",
+    "logging_steps": 1,
+    "dataloader_num_workers": 0,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +59,14 @@ def train_one_step(tmp_path: Path, tiny_model: Path, trainer_class, config_class
     assert tokenizer.chat_template and tokenizer.pad_token is not None
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     columns = dataset.column_names
-    trainer = trainer_class(model=model, args=config_class(output_dir=str(tmp_path / "run"), **COMMON),
-                            train_dataset=dataset, processing_class=tokenizer)
+    trainer = trainer_class(
+        model=model,
+        args=config_class(output_dir=str(tmp_path / "run"), **COMMON),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
     # TRL tokenizes beside Agora's columns and leaves them be.
-    assert trainer.train_dataset.column_names[:len(columns)] == columns
+    assert trainer.train_dataset.column_names[: len(columns)] == columns
     before = [p.detach().clone() for p in model.parameters()]
     result = trainer.train()
     assert trainer.state.global_step == 1

@@ -39,10 +39,17 @@ def rejected(path: Path, fmt: str = "arena", *extra: str) -> str:
 
 def battle(**fields) -> dict:
     record = {
-        "question_id": "q1", "model_a": "alpha", "model_b": "beta", "winner": "model_a", "judge": "arena_user_1",
+        "question_id": "q1",
+        "model_a": "alpha",
+        "model_b": "beta",
+        "winner": "model_a",
+        "judge": "arena_user_1",
         "conversation_a": [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "7"}],
         "conversation_b": [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "9"}],
-        "turn": 1, "language": "English", "tstamp": 1700000000.5, "anony": True,
+        "turn": 1,
+        "language": "English",
+        "tstamp": 1700000000.5,
+        "anony": True,
     }
     record.update(fields)
     return {k: v for k, v in record.items() if v is not None}
@@ -61,7 +68,10 @@ def test_llmfao_crowd_comparisons_import_whole_and_only_once():
     assert Candidate.objects.values("model").distinct().count() == 59
     assert Judgment.objects.values("judge").distinct().count() == 124
     assert dict(Judgment.objects.values_list("outcome").annotate(n=__import__("django").db.models.Count("id"))) == {
-        "tie": 3471, "a": 2911, "b": 2549}
+        "tie": 3471,
+        "a": 2911,
+        "b": 2549,
+    }
     # The first row of the file: pair 0, worker 58, a tie between Airoboros L2 70B and Weaver 12k.
     first = Judgment.objects.get(comparison__key="llmfao:0", judge="llmfao:58")
     assert first.outcome == "tie" and first.display_order == [0, 1]
@@ -74,21 +84,31 @@ def test_llmfao_crowd_comparisons_import_whole_and_only_once():
 
 
 def test_arena_records_keep_every_field(tmp_path):
-    path = write_jsonl(tmp_path / "battles.jsonl", [
-        battle(strength=-2, rationale="9 is not prime", category="math",
-               scores={"model_a": {"overall": 7}, "model_b": {"overall": 2}}, display_order=[1, 0],
-               time_spent_ms=5400),
-        battle(question_id="q2", winner="tie (bothbad)", judge="arena_user_2", preference=0.5),
-        battle(question_id="q3", winner=None, preference=0.8, judge="gpt-4-judge", judge_kind="ai"),
-    ])
+    path = write_jsonl(
+        tmp_path / "battles.jsonl",
+        [
+            battle(
+                strength=-2,
+                rationale="9 is not prime",
+                category="math",
+                scores={"model_a": {"overall": 7}, "model_b": {"overall": 2}},
+                display_order=[1, 0],
+                time_spent_ms=5400,
+            ),
+            battle(question_id="q2", winner="tie (bothbad)", judge="arena_user_2", preference=0.5),
+            battle(question_id="q3", winner=None, preference=0.8, judge="gpt-4-judge", judge_kind="ai"),
+        ],
+    )
     run_import(path, "arena")
     first = Judgment.objects.get(comparison__key="arena:q1")
     assert (first.outcome, first.strength, first.both_bad, first.rationale) == ("a", -2, False, "9 is not prime")
     assert first.display_order == [1, 0] and first.time_spent_ms == 5400
     assert first.metadata == {"anony": True, "turn": 1}
     assert first.created_at.timestamp() == 1700000000.5
-    assert sorted((s.position, s.attribute, s.value) for s in first.scores.all()) == [(0, "overall", 7.0),
-                                                                                    (1, "overall", 2.0)]
+    assert sorted((s.position, s.attribute, s.value) for s in first.scores.all()) == [
+        (0, "overall", 7.0),
+        (1, "overall", 2.0),
+    ]
     comparison = first.comparison
     assert (comparison.prompt, comparison.category, comparison.language) == ("Name a prime.", "math", "English")
     assert [(c.position, c.model, c.text) for c in comparison.candidates.all()] == [(0, "alpha", "7"), (1, "beta", "9")]
@@ -99,10 +119,18 @@ def test_arena_records_keep_every_field(tmp_path):
 
 
 def test_multi_turn_battles_keep_each_sides_history(tmp_path):
-    conv_a = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-              {"role": "user", "content": "Joke?"}, {"role": "assistant", "content": "A pun."}]
-    conv_b = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey."},
-              {"role": "user", "content": "Joke?"}, {"role": "assistant", "content": "No."}]
+    conv_a = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Joke?"},
+        {"role": "assistant", "content": "A pun."},
+    ]
+    conv_b = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hey."},
+        {"role": "user", "content": "Joke?"},
+        {"role": "assistant", "content": "No."},
+    ]
     path = write_jsonl(tmp_path / "b.jsonl", [battle(conversation_a=conv_a, conversation_b=conv_b, turn=2)])
     run_import(path, "arena")
     comparison = Comparison.objects.get()
@@ -138,13 +166,16 @@ def test_records_without_ids_are_keyed_by_content_and_still_import_once(tmp_path
         ({"strength": 2}, "line 2: strength 2 means b is better, but the outcome is a"),
         ({"preference": 1.2}, "line 2: preference must be a probability from 0 to 1, got 1.2"),
         ({"tstamp": "yesterday"}, "line 2: tstamp must be a Unix time in seconds, got 'yesterday'"),
-        ({"conversation_b": [{"role": "user", "content": "Other"}, {"role": "assistant", "content": "x"}]},
-         "line 2: conversation_a and conversation_b must share the same user turns"),
+        (
+            {"conversation_b": [{"role": "user", "content": "Other"}, {"role": "assistant", "content": "x"}]},
+            "line 2: conversation_a and conversation_b must share the same user turns",
+        ),
     ],
 )
 def test_a_bad_record_rejects_the_whole_file_naming_its_line(tmp_path, bad, message):
-    path = write_jsonl(tmp_path / "b.jsonl", [battle(question_id="ok"), battle(question_id="bad", **bad),
-                                             battle(question_id="ok2")])
+    path = write_jsonl(
+        tmp_path / "b.jsonl", [battle(question_id="ok"), battle(question_id="bad", **bad), battle(question_id="ok2")]
+    )
     output = rejected(path)
     assert message in output
     assert "3 records" not in output and "nothing was imported" in output
@@ -175,8 +206,10 @@ def test_a_100_mb_line_is_refused_without_reading_it_into_memory(tmp_path):
 
 
 def test_skip_invalid_imports_the_good_records_and_lists_the_rest(tmp_path):
-    path = write_jsonl(tmp_path / "b.jsonl", [battle(), "{not json", battle(question_id="q2", winner="nobody"),
-                                             battle(question_id="q3")])
+    path = write_jsonl(
+        tmp_path / "b.jsonl",
+        [battle(), "{not json", battle(question_id="q2", winner="nobody"), battle(question_id="q3")],
+    )
     report = tmp_path / "report.txt"
     out = run_import(path, "arena", "--skip-invalid", "--report", str(report))
     assert "2 judgments added" in out and "2 skipped as invalid" in out

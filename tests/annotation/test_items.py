@@ -30,11 +30,16 @@ def test_jsonl_items_with_gold_import_once(tmp_path):
     project = _project()
     path = tmp_path / "items.jsonl"
     records = [
-        {"id": "q1", "prompt": "Name a prime.", "candidates": [{"model": "m1", "text": "7"}, {"model": "m2",
-                                                                                             "text": "**9**"}]},
-        {"messages": [{"role": "user", "content": "Hi"}], "candidates": [{"model": "m1", "text": "Hello"},
-                                                                         {"model": "m3", "text": "Hey"}],
-         "category": "chat"},
+        {
+            "id": "q1",
+            "prompt": "Name a prime.",
+            "candidates": [{"model": "m1", "text": "7"}, {"model": "m2", "text": "**9**"}],
+        },
+        {
+            "messages": [{"role": "user", "content": "Hi"}],
+            "candidates": [{"model": "m1", "text": "Hello"}, {"model": "m3", "text": "Hey"}],
+            "category": "chat",
+        },
         {"id": "gold-1", "prompt": "2+2?", "candidates": [{"text": "4"}, {"text": "5"}], "gold": {"choice": "a"}},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -58,8 +63,13 @@ def test_csv_items(tmp_path):
 def test_a_bad_record_rejects_the_file_naming_its_line(tmp_path):
     _project()
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"prompt": "ok", "candidates": [{"text": "a"}, {"text": "b"}]}) + "\n"
-                    + json.dumps({"prompt": "", "candidates": []}) + "\n" + "{not json\n")
+    path.write_text(
+        json.dumps({"prompt": "ok", "candidates": [{"text": "a"}, {"text": "b"}]})
+        + "\n"
+        + json.dumps({"prompt": "", "candidates": []})
+        + "\n"
+        + "{not json\n"
+    )
     with pytest.raises(CommandError) as caught:
         _run("p", "--file", str(path))
     message = str(caught.value)
@@ -72,8 +82,13 @@ def test_a_bad_record_rejects_the_file_naming_its_line(tmp_path):
 def test_battles_become_items_and_one_person_judges_a_shared_comparison_once():
     now = timezone.now()
     for i in range(3):
-        c = Comparison.objects.create(key=f"arena:{i}", context=[{"role": "user", "content": "q"}], prompt="q",
-                                      source=Source.ARENA, created_at=now)
+        c = Comparison.objects.create(
+            key=f"arena:{i}",
+            context=[{"role": "user", "content": "q"}],
+            prompt="q",
+            source=Source.ARENA,
+            created_at=now,
+        )
         Candidate.objects.bulk_create(Candidate(comparison=c, position=p, model=f"m{p}", text="t") for p in (0, 1))
     first, second = _project("first"), _project("second")
     assert "3 arena battles added" in _run("first", "--from-battles", "10")
@@ -107,13 +122,20 @@ def test_new_items_refresh_the_planners_statistics(tmp_path):
     """Without it a new project's claims sort all its open items instead of walking the queue's index."""
     _project()
     path = tmp_path / "items.jsonl"
-    path.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Question {i}?",
-                                        "candidates": [{"text": "yes"}, {"text": "no"}]}) + "\n"
-                            for i in range(30)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "prompt": f"Question {i}?", "candidates": [{"text": "yes"}, {"text": "no"}]})
+            + "\n"
+            for i in range(30)
+        )
+    )
     _run("p", "--file", str(path))
     assert _planner_rows() == Item.objects.count() == 30
-    path.write_text("".join(json.dumps({"id": f"r{i}", "prompt": f"Other {i}?",
-                                        "candidates": [{"text": "yes"}, {"text": "no"}]}) + "\n"
-                            for i in range(12)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"r{i}", "prompt": f"Other {i}?", "candidates": [{"text": "yes"}, {"text": "no"}]}) + "\n"
+            for i in range(12)
+        )
+    )
     _run("p", "--file", str(path))
     assert _planner_rows() == 42

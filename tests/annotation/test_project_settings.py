@@ -11,8 +11,17 @@ from tests.annotation.queue_data import annotators, project_with_items
 
 pytestmark = pytest.mark.django_db
 
-SETTINGS = {"action": "save", "name": "P", "guidelines": "Pick the **better** one.", "rationale": "optional",
-            "overlap": "1", "lease_seconds": "900", "gold_ratio": "0", "blind": "on", "active": "on"}
+SETTINGS = {
+    "action": "save",
+    "name": "P",
+    "guidelines": "Pick the **better** one.",
+    "rationale": "optional",
+    "overlap": "1",
+    "lease_seconds": "900",
+    "gold_ratio": "0",
+    "blind": "on",
+    "active": "on",
+}
 
 
 def _owner(client, project: Project, name: str = "owner") -> User:
@@ -24,8 +33,14 @@ def _owner(client, project: Project, name: str = "owner") -> User:
 
 def _editable(project: Project) -> tuple:
     project.refresh_from_db()
-    return (project.name, project.guidelines, project.overlap, project.lease_seconds, project.gold_ratio,
-            project.config)
+    return (
+        project.name,
+        project.guidelines,
+        project.overlap,
+        project.lease_seconds,
+        project.gold_ratio,
+        project.config,
+    )
 
 
 def test_only_owners_and_staff_open_the_settings(client):
@@ -64,8 +79,9 @@ def test_raising_the_overlap_reopens_finished_items_and_lowering_it_closes_them(
 
 
 def test_bad_values_get_a_message_and_change_nothing(client):
-    project = project_with_items(1, slug="p", task_type="likert", config={"attributes": ["helpfulness"],
-                                                                          "scale": [0, 4]})
+    project = project_with_items(
+        1, slug="p", task_type="likert", config={"attributes": ["helpfulness"], "scale": [0, 4]}
+    )
     _owner(client, project)
     before = _editable(project)
     likert = SETTINGS | {"attributes": "helpfulness", "scale_low": "0", "scale_high": "4"}
@@ -82,12 +98,17 @@ def test_bad_values_get_a_message_and_change_nothing(client):
         assert response.status_code == 400, change
         assert message in response.content.decode(), change
         assert _editable(project) == before
-    ok = client.post("/annotate/p/settings/", likert | {"attributes": "helpfulness, correctness, verbosity",
-                                                         "scale_low": "1", "scale_high": "7"})
+    ok = client.post(
+        "/annotate/p/settings/",
+        likert | {"attributes": "helpfulness, correctness, verbosity", "scale_low": "1", "scale_high": "7"},
+    )
     assert ok.status_code == 302
     project.refresh_from_db()
-    assert project.config == {"attributes": ["helpfulness", "correctness", "verbosity"], "scale": [1, 7],
-                              "show_suggestions": False}
+    assert project.config == {
+        "attributes": ["helpfulness", "correctness", "verbosity"],
+        "scale": [1, 7],
+        "show_suggestions": False,
+    }
 
 
 def test_principles_are_one_per_line(client):
@@ -106,8 +127,10 @@ def test_members_are_added_by_username_and_a_project_keeps_an_owner(client):
     carol = User.objects.create_user("carol")
     missing = client.post("/annotate/p/settings/", {"action": "member", "username": "nobody", "role": "annotator"})
     assert missing.status_code == 400 and "no user named" in missing.content.decode()
-    assert client.post("/annotate/p/settings/", {"action": "member", "username": "carol",
-                                                  "role": "annotator"}).status_code == 302
+    assert (
+        client.post("/annotate/p/settings/", {"action": "member", "username": "carol", "role": "annotator"}).status_code
+        == 302
+    )
     assert Membership.objects.get(user=carol).role == Role.ANNOTATOR
     client.force_login(carol)
     assert client.get("/annotate/p/").status_code == 200  # carol can now work in the project
@@ -147,14 +170,22 @@ def test_owners_import_items_from_a_file_and_a_bad_file_adds_nothing(client):
 
     project = project_with_items(0, slug="p")
     _owner(client, project)
-    good = "\n".join(json.dumps({"id": f"q{i}", "prompt": f"Question {i}?",
-                                 "candidates": [{"model": "m1", "text": "yes"}, {"model": "m2", "text": "no"}]})
-                     for i in range(3)).encode()
+    good = "\n".join(
+        json.dumps(
+            {
+                "id": f"q{i}",
+                "prompt": f"Question {i}?",
+                "candidates": [{"model": "m1", "text": "yes"}, {"model": "m2", "text": "no"}],
+            }
+        )
+        for i in range(3)
+    ).encode()
     bad = good + b'\n{"id": "q9", "prompt": "", "candidates": []}\n'
 
     def upload(name: str, body: bytes):
-        return client.post("/annotate/p/settings/", {"action": "upload", "file": SimpleUploadedFile(name, body)},
-                           follow=True)
+        return client.post(
+            "/annotate/p/settings/", {"action": "upload", "file": SimpleUploadedFile(name, body)}, follow=True
+        )
 
     refused = upload("items.jsonl", bad)
     assert refused.status_code == 400 and "line 4" in refused.content.decode() and not project.items.exists()
@@ -170,10 +201,19 @@ def test_a_likert_scale_stays_a_scale_and_a_bad_member_id_is_told_plainly(client
     owner = User.objects.create_user("own")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     client.force_login(owner)
-    base = {"action": "save", "name": "Lik", "rationale": "optional", "overlap": 1, "lease_seconds": 60,
-            "gold_ratio": 0, "attributes": "x"}
-    for low, high, message in ((-99999999999, 99999999999, "less than or equal to 100"),
-                               (1, 50, "A scale has at most 11 points.")):
+    base = {
+        "action": "save",
+        "name": "Lik",
+        "rationale": "optional",
+        "overlap": 1,
+        "lease_seconds": 60,
+        "gold_ratio": 0,
+        "attributes": "x",
+    }
+    for low, high, message in (
+        (-99999999999, 99999999999, "less than or equal to 100"),
+        (1, 50, "A scale has at most 11 points."),
+    ):
         page = client.post("/annotate/lik/settings/", {**base, "scale_low": low, "scale_high": high})
         assert page.status_code == 400 and message in page.content.decode()
     project.refresh_from_db()

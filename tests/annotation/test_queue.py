@@ -74,10 +74,13 @@ def test_a_hundred_annotators_hammering_the_queue_keep_every_rule():
                     with lock:
                         submitted.append((user.pk, judgment.pk))
                 if roll > 0.95:  # a retried POST: the same answer again must not store a second one
-                    again, created = assignment_submit(assignment_id=assignment.pk, annotator=user,
-                                                       data={"choice": "left" if judgment.outcome == "a" else "right"}
-                                                       if assignment.display_order == [0, 1] else
-                                                       {"choice": "right" if judgment.outcome == "a" else "left"})
+                    again, created = assignment_submit(
+                        assignment_id=assignment.pk,
+                        annotator=user,
+                        data={"choice": "left" if judgment.outcome == "a" else "right"}
+                        if assignment.display_order == [0, 1]
+                        else {"choice": "right" if judgment.outcome == "a" else "left"},
+                    )
                     assert not created and again.pk == judgment.pk
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             errors.append(error)

@@ -23,7 +23,8 @@ def snapshot() -> list[dict]:
         c = model_to_dict(comparison, exclude=["id"]) | {"created_at": comparison.created_at}
         c["candidates"] = [model_to_dict(k, exclude=["id", "comparison"]) for k in comparison.candidates.all()]
         c["judgments"] = [
-            model_to_dict(j, exclude=["id", "comparison", "user"]) | {
+            model_to_dict(j, exclude=["id", "comparison", "user"])
+            | {
                 "created_at": j.created_at,
                 "scores": [model_to_dict(s, exclude=["id", "judgment"]) for s in j.scores.all()],
             }
@@ -44,21 +45,43 @@ def reimport(path: Path) -> None:
 
 
 def test_arena_import_raw_export_and_reimport_lose_nothing(tmp_path):
-    conv_a = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-              {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Joke? <script>x</script>"},
-              {"role": "assistant", "content": "A *pun*."}]
-    conv_b = conv_a[:2] + [{"role": "assistant", "content": "Hey."}, conv_a[3],
-                           {"role": "assistant", "content": "No — ünïcode ✓"}]
+    conv_a = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Joke? <script>x</script>"},
+        {"role": "assistant", "content": "A *pun*."},
+    ]
+    conv_b = conv_a[:2] + [
+        {"role": "assistant", "content": "Hey."},
+        conv_a[3],
+        {"role": "assistant", "content": "No — ünïcode ✓"},
+    ]
     records = [
-        battle(strength=-3, rationale="funnier", category="humor", display_order=[1, 0], time_spent_ms=1200,
-               scores={"model_a": {"overall": 6, "style": 5.5}, "model_b": {"overall": 2}},
-               conversation_a=conv_a, conversation_b=conv_b, turn=2, conv_metadata={"sum_user_tokens": 4}),
+        battle(
+            strength=-3,
+            rationale="funnier",
+            category="humor",
+            display_order=[1, 0],
+            time_spent_ms=1200,
+            scores={"model_a": {"overall": 6, "style": 5.5}, "model_b": {"overall": 2}},
+            conversation_a=conv_a,
+            conversation_b=conv_b,
+            turn=2,
+            conv_metadata={"sum_user_tokens": 4},
+        ),
         battle(question_id="q2", winner="tie (bothbad)", judge="u2", strength=0),
         battle(question_id="q3", winner=None, preference=0.125, judge="judge-llm", judge_kind="ai", tstamp=None),
         battle(question_id="q4", winner="model_b", judge="u3", language=None),
     ]
-    call_command("import_judgments", str(write_jsonl(tmp_path / "arena.jsonl", records)), "--format", "arena",
-                 "--no-progress", stdout=io.StringIO())
+    call_command(
+        "import_judgments",
+        str(write_jsonl(tmp_path / "arena.jsonl", records)),
+        "--format",
+        "arena",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     before = snapshot()
     assert len(before) == 4 and before[0]["judgments"][0]["scores"]
 
@@ -69,8 +92,14 @@ def test_arena_import_raw_export_and_reimport_lose_nothing(tmp_path):
 
 
 def test_raw_export_import_export_gives_identical_bytes(tmp_path):
-    call_command("import_judgments", str(LLMFAO / "crowd-comparisons.csv"), "--format", "llmfao", "--no-progress",
-                 stdout=io.StringIO())
+    call_command(
+        "import_judgments",
+        str(LLMFAO / "crowd-comparisons.csv"),
+        "--format",
+        "llmfao",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     first = export_raw(tmp_path / "first.jsonl")
     assert first.count(b"\n") == 8931
     reimport(tmp_path / "first.jsonl")
@@ -80,8 +109,14 @@ def test_raw_export_import_export_gives_identical_bytes(tmp_path):
 
 
 def test_raw_import_is_idempotent(tmp_path):
-    call_command("import_judgments", str(write_jsonl(tmp_path / "a.jsonl", [battle()])), "--format", "arena",
-                 "--no-progress", stdout=io.StringIO())
+    call_command(
+        "import_judgments",
+        str(write_jsonl(tmp_path / "a.jsonl", [battle()])),
+        "--format",
+        "arena",
+        "--no-progress",
+        stdout=io.StringIO(),
+    )
     raw = tmp_path / "raw.jsonl"
     export_raw(raw)
     out = io.StringIO()

@@ -45,7 +45,10 @@ def celery_beat_process(transactional_db, tmp_path):
     env["AGORA_REAP_INTERVAL_S"] = "0.5"
     log = log_file("beat")
     process = subprocess.Popen(
-        beat_command(sys.executable, str(tmp_path / "beat-schedule")), cwd=ROOT, env=env, stdout=log,
+        beat_command(sys.executable, str(tmp_path / "beat-schedule")),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     time.sleep(1.0)

@@ -30,7 +30,11 @@ def finish_turn(battle: Battle, texts=("Answer **A**", "Answer B")) -> None:
     turn = battle.answers.order_by("-turn").values_list("turn", flat=True).first()
     for side, text in enumerate(texts):
         Answer.objects.filter(battle=battle, turn=turn, side=side).update(
-            state=AnswerState.DONE, text=text, output_tokens=3, duration_ms=120, first_token_ms=10,
+            state=AnswerState.DONE,
+            text=text,
+            output_tokens=3,
+            duration_ms=120,
+            first_token_ms=10,
             finish_reason="stop",
         )
     Battle.objects.filter(pk=battle.pk).update(state=BattleState.READY, ready_at=timezone.now() - timedelta(seconds=4))
@@ -163,7 +167,8 @@ def test_the_vote_stores_everything_the_visitor_entered(two_models):
     assert judgment.display_order == [0, 1]
     assert 3500 <= judgment.time_spent_ms <= 60_000  # ready four seconds before the vote
     assert {(s.position, s.attribute, s.value) for s in Score.objects.filter(judgment=judgment)} == {
-        (0, "overall", 3.0), (1, "overall", 6.0)
+        (0, "overall", 3.0),
+        (1, "overall", 6.0),
     }
     comparison = judgment.comparison
     assert comparison.key == f"arena:{battle.public_id}"
@@ -171,7 +176,8 @@ def test_the_vote_stores_everything_the_visitor_entered(two_models):
     assert comparison.source == "arena"
     candidates = list(Candidate.objects.filter(comparison=comparison))
     assert [(c.position, c.model, c.text, c.conversation) for c in candidates] == [
-        (0, battle.model_a.name, "Answer **A**", None), (1, battle.model_b.name, "Answer B", None)
+        (0, battle.model_a.name, "Answer **A**", None),
+        (1, battle.model_b.name, "Answer B", None),
     ]
     battle.refresh_from_db()
     assert battle.state == BattleState.VOTED and battle.judgment == judgment

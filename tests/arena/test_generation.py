@@ -61,8 +61,10 @@ def _closing_connections(work) -> None:
         connections.close_all()  # this thread's connection would otherwise hold the test database open
 
 
-def run_battle(battle: Battle, around: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-               ) -> list[dict]:
+def run_battle(
+    battle: Battle,
+    around: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> list[dict]:
     """Run both answers' task bodies in a thread, inside AROUND (entered in that thread)."""
 
     def work():
@@ -76,8 +78,9 @@ def run_battle(battle: Battle, around: Callable[[], contextlib.AbstractContextMa
 def admin_connection() -> psycopg.Connection:
     """A connection of its own to the test database, outside Django and its pool."""
     db = connection.settings_dict
-    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                           dbname=db["NAME"], autocommit=True)
+    return psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"], autocommit=True
+    )
 
 
 def terminate_backend(pid: int) -> None:
@@ -121,7 +124,7 @@ def is_claim(sql: str) -> bool:
 
 
 def is_settle_lock(sql: str) -> bool:
-    return sql.startswith('SELECT') and sql.endswith("FOR UPDATE")
+    return sql.startswith("SELECT") and sql.endswith("FOR UPDATE")
 
 
 @pytest.fixture
@@ -203,8 +206,11 @@ def test_the_reaper_fails_answers_past_their_deadline_and_only_those(two_models)
     Answer.objects.filter(battle=stale).update(deadline=now - timedelta(seconds=1))
     Answer.objects.update(heartbeat_at=now)  # every answer just showed a sign of life: only deadlines count
 
-    events = run_and_listen(stale.group_name, lambda: generation.answers_reap(now=now),
-                            until=lambda ev: sum(e["type"] == "arena.failed" for e in ev) == 2)
+    events = run_and_listen(
+        stale.group_name,
+        lambda: generation.answers_reap(now=now),
+        until=lambda ev: sum(e["type"] == "arena.failed" for e in ev) == 2,
+    )
 
     assert {(a.side, a.state) for a in stale.answers.all()} == {(0, "failed"), (1, "failed")}
     errors = sorted(stale.answers.values_list("error", flat=True))
@@ -274,8 +280,11 @@ def test_a_settle_run_again_after_its_commit_tells_the_page_again(two_models, fa
     outcome = generation.Outcome(parts=[answer.text], finished=Finished("stop", 16))
 
     # What a settle finds when its COMMIT went through but the reply was lost with the connection.
-    events = run_and_listen(battle.group_name, lambda: generation.answer_settle(answer_id=answer.pk, outcome=outcome),
-                            until=lambda ev: any(e["type"] == "arena.state" for e in ev))
+    events = run_and_listen(
+        battle.group_name,
+        lambda: generation.answer_settle(answer_id=answer.pk, outcome=outcome),
+        until=lambda ev: any(e["type"] == "arena.state" for e in ev),
+    )
 
     assert [(e["type"], e.get("side")) for e in events] == [("arena.done", 1), ("arena.state", None)]
     assert events[-1]["state"] == "ready"
@@ -306,7 +315,11 @@ def test_an_outcome_travels_as_plain_data():
     for original in (outcome, failed):
         copy = generation.Outcome.from_dict(original.to_dict())
         assert (copy.text, copy.finished, copy.error, copy.timed_out) == (
-            original.text, original.finished, original.error, original.timed_out)
+            original.text,
+            original.finished,
+            original.error,
+            original.timed_out,
+        )
         assert (copy.first_token_ms, copy.duration_ms) == (original.first_token_ms, original.duration_ms)
 
 
@@ -322,15 +335,19 @@ def test_the_reaper_fails_a_generating_answer_whose_worker_went_silent_and_spare
     heartbeat.answers_beat(answer_ids=[beating.pk])  # the other worker is alive...
     Answer.objects.filter(pk=beating.pk).update(heartbeat_at=now - timedelta(seconds=1))  # ...and beat a moment ago
 
-    events = run_and_listen(battle.group_name, lambda: generation.answers_reap(now=now),
-                            until=lambda ev: any(e["type"] == "arena.state" for e in ev))
+    events = run_and_listen(
+        battle.group_name,
+        lambda: generation.answers_reap(now=now),
+        until=lambda ev: any(e["type"] == "arena.state" for e in ev),
+    )
 
     silent.refresh_from_db()
     beating.refresh_from_db()
     assert silent.state == AnswerState.FAILED and "stopped beating" in silent.error
     assert beating.state == AnswerState.GENERATING
     assert [e for e in events if e["type"] == "arena.failed"] == [
-        {"type": "arena.failed", "turn": 0, "side": silent.side, "message": generation.STOPPED}]
+        {"type": "arena.failed", "turn": 0, "side": silent.side, "message": generation.STOPPED}
+    ]
     assert events[-1]["state"] == "failed"
 
 

@@ -162,8 +162,10 @@ def test_a_refused_follow_up_replaces_the_one_error_paragraph_with_its_message(t
     battle = start_battle(visitor)
     finish_turn(battle)
     url = f"/arena/b/{battle.public_id}/turns"
-    for prompt, message in [("and\x00then?", "Null characters are not allowed."),
-                            ("z" * 8001, "8,001 characters long; the limit is 8,000")]:
+    for prompt, message in [
+        ("and\x00then?", "Null characters are not allowed."),
+        ("z" * 8001, "8,001 characters long; the limit is 8,000"),
+    ]:
         response = visitor.post(url, {"prompt": prompt}, **HTMX)
         body = response.content.decode()
         assert response.status_code == 400 and message in body

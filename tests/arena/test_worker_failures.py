@@ -104,15 +104,20 @@ def test_a_worker_killed_mid_stream_is_noticed_by_its_silent_heartbeat(celery_wo
     last_beat = max(a.heartbeat_at for a in battle.answers.all())
     now = last_beat + timedelta(seconds=heartbeat.STALE_S + 1)
     assert now < min(a.deadline for a in answers)
-    events = run_and_listen(battle.group_name, lambda: generation.answers_reap(now=now),
-                            until=lambda ev: sum(e["type"] == "arena.failed" for e in ev) == 2)
+    events = run_and_listen(
+        battle.group_name,
+        lambda: generation.answers_reap(now=now),
+        until=lambda ev: sum(e["type"] == "arena.failed" for e in ev) == 2,
+    )
 
     battle.refresh_from_db()
     assert battle.state == BattleState.FAILED and battle.error == generation.BATTLE_FAILED
     assert set(battle.answers.values_list("state", flat=True)) == {"failed"}
     assert all("stopped beating" in e for e in battle.answers.values_list("error", flat=True))
     assert sorted((e["side"], e["message"]) for e in events if e["type"] == "arena.failed") == [
-        (0, generation.STOPPED), (1, generation.STOPPED)]
+        (0, generation.STOPPED),
+        (1, generation.STOPPED),
+    ]
 
 
 def test_connections_the_server_kills_under_a_streaming_worker_cost_its_answers_nothing(celery_worker_process):

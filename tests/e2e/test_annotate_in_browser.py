@@ -20,20 +20,33 @@ TASKS = {
     "pairwise": ({}, ["2"], lambda j: j.outcome in ("a", "b")),
     "ternary": ({}, ["t"], lambda j: j.outcome == "tie"),
     "graded": ({}, ["7"], lambda j: j.strength in (-3, 3) and j.outcome in ("a", "b")),
-    "likert": ({"config": {"attributes": ["helpfulness", "coherence"], "scale": [0, 4]}}, ["4", "3", "1", "0"],
-               lambda j: sorted(s.value for s in j.scores.all()) == [0, 1, 3, 4]),
+    "likert": (
+        {"config": {"attributes": ["helpfulness", "coherence"], "scale": [0, 4]}},
+        ["4", "3", "1", "0"],
+        lambda j: sorted(s.value for s in j.scores.all()) == [0, 1, 3, 4],
+    ),
     "ranking": ({"config": {}}, ["2", "1", "2"], lambda j: j.ranking is not None and len(j.ranking) == 2),
-    "principles": ({"config": {"principles": ["is factual", "is concise"]}}, ["y", "n"],
-                   lambda j: sorted(j.principles.values()) == [False, True]),
+    "principles": (
+        {"config": {"principles": ["is factual", "is concise"]}},
+        ["y", "n"],
+        lambda j: sorted(j.principles.values()) == [False, True],
+    ),
 }
 
 
 @pytest.mark.parametrize("kind", list(TASKS))
 def test_labeling_by_keyboard_only(asgi_server, kind):
     fields, keys, holds = TASKS[kind]
-    project = project_with_items(2, overlap=1, slug=f"kb-{kind}", task_type=kind, rationale="optional",
-                                 guidelines="Prefer **correct** answers.", candidates=3 if kind == "ranking" else 2,
-                                 **fields)
+    project = project_with_items(
+        2,
+        overlap=1,
+        slug=f"kb-{kind}",
+        task_type=kind,
+        rationale="optional",
+        guidelines="Prefer **correct** answers.",
+        candidates=3 if kind == "ranking" else 2,
+        **fields,
+    )
     user = User.objects.create_user("kay", password="pw-kay-12345")
     Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
 

@@ -139,8 +139,9 @@ def ask(page: Page, prompt: str, *, keyboard: bool = False) -> str:
 
 def wait_until_done(page: Page, turn: int) -> None:
     for side in (0, 1):
-        expect(page.locator(f"#answer-{turn}-{side}")).to_have_attribute("data-state", "done",
-                                                                          timeout=STREAM_TIMEOUT_MS)
+        expect(page.locator(f"#answer-{turn}-{side}")).to_have_attribute(
+            "data-state", "done", timeout=STREAM_TIMEOUT_MS
+        )
 
 
 def shown_text(page: Page, turn: int, side: int) -> str:
@@ -202,7 +203,8 @@ def test_a_visitor_types_a_prompt_watches_both_answers_stream_votes_and_sees_the
     assert judgment.time_spent_ms > 0
     assert judgment.display_order == [0, 1]
     assert {(s.position, s.attribute): s.value for s in judgment.scores.all()} == {
-        (0, "overall"): 6, (1, "overall"): 3,
+        (0, "overall"): 6,
+        (1, "overall"): 3,
     }
     comparison = judgment.comparison
     assert comparison.key == f"arena:{public_id}"
@@ -261,8 +263,10 @@ def test_no_model_name_or_id_reaches_the_browser_before_the_vote(arena, fast_ope
 def test_model_answers_and_prompts_with_html_render_inert(arena, slow_openai):
     register_openai(MODEL_NAMES[0], MODEL_IDS[0], slow_openai.url)
     register_openai("Mallory Markup 7B", "mallory-xss-7b", slow_openai.url)
-    prompt = ('Render these: <script>window.__pwned = 1</script> '
-              '<img src=x onerror="window.__pwned=2"> [click](javascript:window.__pwned=3)')
+    prompt = (
+        "Render these: <script>window.__pwned = 1</script> "
+        '<img src=x onerror="window.__pwned=2"> [click](javascript:window.__pwned=3)'
+    )
 
     with browser_visit(arena) as visit:
         page = visit.page

@@ -54,10 +54,14 @@ def refuse_judgments(on: bool) -> None:
     table = Judgment._meta.db_table
     with connection.cursor() as cursor:
         if on:
-            cursor.execute("CREATE OR REPLACE FUNCTION agora_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                           "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$")
-            cursor.execute(f"CREATE TRIGGER agora_test_refuse BEFORE INSERT ON {table} "
-                           "FOR EACH ROW EXECUTE FUNCTION agora_test_refuse()")
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION agora_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER agora_test_refuse BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION agora_test_refuse()"
+            )
         else:
             cursor.execute(f"DROP TRIGGER IF EXISTS agora_test_refuse ON {table}")
             cursor.execute("DROP FUNCTION IF EXISTS agora_test_refuse()")
@@ -180,19 +184,38 @@ def test_the_pages_run_under_the_policy_with_no_violation(asgi_server):
     boss = User.objects.create_superuser("boss", password="pw-staff-1")
     Membership.objects.create(project=project, user=boss, role=Role.ANNOTATOR)
     RatingRun.objects.create(
-        board=board_from_query({}).key, state="done", judgments=10, duration_ms=5, finished_at=timezone.now(),
-        result={"models": [{"model": "m1", "rating": 1010.0, "lower": 1000.0, "upper": 1020.0, "battles": 10},
-                           {"model": "m2", "rating": 990.0, "lower": 980.0, "upper": 1000.0, "battles": 10}],
-                "matrices": {"models": ["m1", "m2"], "observed": [[None, 0.8], [0.2, None]]}},
+        board=board_from_query({}).key,
+        state="done",
+        judgments=10,
+        duration_ms=5,
+        finished_at=timezone.now(),
+        result={
+            "models": [
+                {"model": "m1", "rating": 1010.0, "lower": 1000.0, "upper": 1020.0, "battles": 10},
+                {"model": "m2", "rating": 990.0, "lower": 980.0, "upper": 1000.0, "battles": 10},
+            ],
+            "matrices": {"models": ["m1", "m2"], "observed": [[None, 0.8], [0.2, None]]},
+        },
     )
-    models = [model_register(name=name, backend="openai", endpoint="http://127.0.0.1:9/v1", model_id=name)[0]
-              for name in ("csp-a", "csp-b")]
+    models = [
+        model_register(name=name, backend="openai", endpoint="http://127.0.0.1:9/v1", model_id=name)[0]
+        for name in ("csp-a", "csp-b")
+    ]
     key = "csp-visitor"
-    battle = Battle.objects.create(voter=f"voter:{key}", model_a=models[0], model_b=models[1],
-                                   state=BattleState.READY, ready_at=timezone.now())
+    battle = Battle.objects.create(
+        voter=f"voter:{key}", model_a=models[0], model_b=models[1], state=BattleState.READY, ready_at=timezone.now()
+    )
     for side, model in enumerate(models):
-        Answer.objects.create(battle=battle, turn=0, side=side, model=model, prompt="Hi", state=AnswerState.DONE,
-                              text=f"Answer {side}", deadline=timezone.now())
+        Answer.objects.create(
+            battle=battle,
+            turn=0,
+            side=side,
+            model=model,
+            prompt="Hi",
+            state=AnswerState.DONE,
+            text=f"Answer {side}",
+            deadline=timezone.now(),
+        )
 
     base = f"http://{asgi_server}"
     with browser_context(base, TIMEOUT_MS) as context, watched(context) as (page, console):

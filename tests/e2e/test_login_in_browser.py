@@ -85,7 +85,8 @@ def test_too_many_failed_logins_are_told_to_wait_in_a_browser(asgi_server):
             log_in(page, "ann", "not-the-password")
         assert answer.value.status == 429
         expect(page.get_by_role("alert")).to_have_text(
-            "Too many failed logins. Logging in from here is paused for 15 minutes; try again after that.")
+            "Too many failed logins. Logging in from here is paused for 15 minutes; try again after that."
+        )
         # Locked: the right password is refused too, with the same page.
         log_in(page, "ann", "pw-annotator-1")
         expect(page.get_by_role("alert")).to_contain_text("Too many failed logins")

@@ -76,8 +76,12 @@ class RequestRecord:
 
     def log_line(self) -> dict:
         return {
-            "rid": self.rid, "model": self.model, "t_recv": self.t_recv,
-            "emit": self.emit, "t_done": self.t_done, "ok": self.ok,
+            "rid": self.rid,
+            "model": self.model,
+            "t_recv": self.t_recv,
+            "emit": self.emit,
+            "t_done": self.t_done,
+            "ok": self.ok,
         }
 
 
@@ -190,18 +194,22 @@ class FakeOpenAI:
         if record.mode == "abort":
             return _error_response(500, "the fake model failed mid-answer")
         record.ok = True
-        return web.json_response({
-            "id": f"chatcmpl-{record.rid}",
-            "object": "chat.completion",
-            "created": int(record.t_recv),
-            "model": record.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": "".join(words)},
-                "finish_reason": "stop",
-            }],
-            "usage": _usage(record, len(words)),
-        })
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{record.rid}",
+                "object": "chat.completion",
+                "created": int(record.t_recv),
+                "model": record.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(words)},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": _usage(record, len(words)),
+            }
+        )
 
     async def _until_disconnected(self, request: web.Request, record: RequestRecord) -> None:
         # aiohttp does not cancel a handler when its client goes away; watching the transport does tell.
@@ -217,8 +225,9 @@ class FakeOpenAI:
                 handle.write(json.dumps(record.log_line()) + "\n")
 
 
-_ANSWER_BLOCK = re.compile(r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]",
-                           re.DOTALL)
+_ANSWER_BLOCK = re.compile(
+    r"\[The Start of Assistant ([AB])'s Answer\]\n(.*?)\n\[The End of Assistant \1's Answer\]", re.DOTALL
+)
 
 
 def _verdict(record: RequestRecord) -> str:
@@ -302,9 +311,7 @@ async def _start_site(handlers: FakeOpenAI, sock: socket.socket) -> web.AppRunne
 class FakeOpenAIServer:
     """The server in a background thread of the calling process, with its own event loop."""
 
-    def __init__(
-        self, port: int = 0, tokens: int = 64, rate: float = 50.0, log_path: Path | str | None = None
-    ):
+    def __init__(self, port: int = 0, tokens: int = 64, rate: float = 50.0, log_path: Path | str | None = None):
         self.port = port
         self.handlers = FakeOpenAI(tokens=tokens, rate=rate, log_path=log_path)
         self.url = ""

@@ -29,8 +29,9 @@ def golden(name: str) -> dict[str, dict[str, float]]:
     return scores
 
 
-def planted(n_votes: int, n_models: int, *, seed: int = 0, tie_share: float = 0.15,
-            beta: np.ndarray | None = None) -> tuple[Votes, np.ndarray, np.ndarray | None]:
+def planted(
+    n_votes: int, n_models: int, *, seed: int = 0, tie_share: float = 0.15, beta: np.ndarray | None = None
+) -> tuple[Votes, np.ndarray, np.ndarray | None]:
     """Votes drawn from a known BT model (plus style effects when ``beta``): (votes, true θ, style x)."""
     rng = np.random.default_rng(seed)
     theta = rng.normal(0, 1, n_models)
@@ -42,14 +43,17 @@ def planted(n_votes: int, n_models: int, *, seed: int = 0, tie_share: float = 0.
     if beta is not None:
         from ratings.engine import style
 
-        extra = {"style_a": rng.poisson([300, 3, 5, 4], (n_votes, 4)), "style_b": rng.poisson([300, 3, 5, 4],
-                                                                                               (n_votes, 4))}
+        extra = {
+            "style_a": rng.poisson([300, 3, 5, 4], (n_votes, 4)),
+            "style_b": rng.poisson([300, 3, 5, 4], (n_votes, 4)),
+        }
         x = style.style_matrix(extra["style_a"], extra["style_b"])
         logit = logit + x @ beta
     p = 1 / (1 + np.exp(-logit))
     u = rng.random(n_votes)
     tie = u >= 1 - tie_share
     y = np.where(tie, 0.5, (u < p * (1 - tie_share)).astype(float))
-    votes = Votes(models=tuple(f"m{i:03d}" for i in range(n_models)), a=a, b=b, y=y, tie=tie,
-                  w=np.ones(n_votes), extra=extra)
+    votes = Votes(
+        models=tuple(f"m{i:03d}" for i in range(n_models)), a=a, b=b, y=y, tie=tie, w=np.ones(n_votes), extra=extra
+    )
     return votes, theta - theta.mean(), x

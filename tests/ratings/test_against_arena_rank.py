@@ -17,11 +17,13 @@ RAW = [f"raw_{f}" for f in style.FEATURES]
 
 
 def _frame(votes) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "model_a": [votes.models[i] for i in votes.a],
-        "model_b": [votes.models[i] for i in votes.b],
-        "winner": np.where(votes.tie, "tie", np.where(votes.y == 1.0, "model_a", "model_b")),
-    })
+    frame = pd.DataFrame(
+        {
+            "model_a": [votes.models[i] for i in votes.a],
+            "model_b": [votes.models[i] for i in votes.b],
+            "winner": np.where(votes.tie, "tie", np.where(votes.y == 1.0, "model_a", "model_b")),
+        }
+    )
     if "style_a" in votes.extra:
         a, b = votes.extra["style_a"].astype(float), votes.extra["style_b"].astype(float)
         for k, name in enumerate(RAW):
@@ -61,7 +63,8 @@ def test_style_coefficients_and_ratings_match_arena_rank(reg, reweight):
     # The sandwich intervals too.
     reference = model.compute_ratings_and_cis(dataset, ci_method="sandwich")
     se_theta, _ = style.sandwich(votes, style.votes_style(votes), ours, reg=reg, reweight=reweight)
-    widths = dict(zip(dataset.competitors, np.asarray(reference["rating_upper"]) - np.asarray(reference["ratings"]),
-                      strict=True))
+    widths = dict(
+        zip(dataset.competitors, np.asarray(reference["rating_upper"]) - np.asarray(reference["ratings"]), strict=True)
+    )
     for i, name in enumerate(votes.models):
         assert 1.959964 * se_theta[i] * alpha == pytest.approx(widths[name], abs=0.01)

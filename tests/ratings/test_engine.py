@@ -50,8 +50,9 @@ def test_ties_count_half_a_win():
 
 def test_orientation_does_not_matter():
     forward = votes_from_records([("x", "y", "a"), ("x", "y", "tie"), ("y", "x", "a"), ("x", "z", "b")])
-    flipped = votes_from_records([("y", "x", "b"), ("y", "x", "tie"), ("x", "y", "b"), ("z", "x", "a")],
-                                 models=forward.models)
+    flipped = votes_from_records(
+        [("y", "x", "b"), ("y", "x", "tie"), ("x", "y", "b"), ("z", "x", "a")], models=forward.models
+    )
     np.testing.assert_allclose(pair_counts(forward).wins(), pair_counts(flipped).wins())
 
 
@@ -101,8 +102,9 @@ def test_tie_models_recover_planted_parameters(method):
         planted_param = nu
     u = rng.random(count)
     outcome = np.where(u < p_win, "a", np.where(u < p_win + p_tie, "tie", "b"))
-    votes = votes_from_records(zip([f"m{i}" for i in a], [f"m{i}" for i in b], outcome, strict=True),
-                               models=[f"m{i}" for i in range(n)])
+    votes = votes_from_records(
+        zip([f"m{i}" for i in a], [f"m{i}" for i in b], outcome, strict=True), models=[f"m{i}" for i in range(n)]
+    )
     decisive, tied = pair_counts(votes).decisive_and_ties()
     fitted = ties.fit(method, decisive, tied)
     assert fitted.tie_param == pytest.approx(planted_param, rel=0.05)
@@ -156,7 +158,7 @@ def test_length_controlled_win_rate_discounts_a_length_advantage():
     count = 4000
     length = rng.normal(200, 100, count)  # model − baseline, in tokens
     # The model is exactly as good as the baseline; voters just like longer answers.
-    p = 1 / (1 + np.exp(-(1.5 * np.tanh(length / length.std()) )))
+    p = 1 / (1 + np.exp(-(1.5 * np.tanh(length / length.std()))))
     won = (rng.random(count) < p).astype(float)
     votes = votes_from_records([("m", "base", float(y)) for y in won])
     result = winrate.against_baseline(votes, "base", length=length)[0]
@@ -171,8 +173,9 @@ def test_bad_input_gives_messages_or_finite_results():
     with pytest.raises(RatingError, match="unknown method"):
         rate(votes_from_records([("x", "y", "a")]), method="magic")
     with pytest.raises(RatingError, match="itself"):
-        Votes(models=("x",), a=np.array([0]), b=np.array([0]), y=np.array([1.0]), tie=np.array([False]),
-              w=np.array([1.0]))
+        Votes(
+            models=("x",), a=np.array([0]), b=np.array([0]), y=np.array([1.0]), tie=np.array([False]), w=np.array([1.0])
+        )
     with pytest.raises(RatingError, match="unknown outcome"):
         votes_from_records([("x", "y", "maybe")])
 
@@ -197,8 +200,9 @@ def test_bad_input_gives_messages_or_finite_results():
 
 
 def test_a_single_model_gives_a_finite_board_and_says_why():
-    votes = Votes(models=("x", "y"), a=np.array([0]), b=np.array([1]), y=np.array([1.0]), tie=np.array([False]),
-                  w=np.array([0.0]))
+    votes = Votes(
+        models=("x", "y"), a=np.array([0]), b=np.array([1]), y=np.array([1.0]), tie=np.array([False]), w=np.array([0.0])
+    )
     result = rate(votes, bootstrap=5)
     json.dumps(result, allow_nan=False)
 

@@ -22,13 +22,22 @@ def _battles(models: list[str], n: int = 30) -> None:
     now = timezone.now()
     for i in range(n):
         a, b = models[i % len(models)], models[(i + 1) % len(models)]
-        c = Comparison.objects.create(key=f"t:{i}", context=[{"role": "user", "content": "hi"}], prompt="hi",
-                                      source=Source.ARENA, created_at=now)
+        c = Comparison.objects.create(
+            key=f"t:{i}", context=[{"role": "user", "content": "hi"}], prompt="hi", source=Source.ARENA, created_at=now
+        )
         for position, model in enumerate((a, b)):
-            Candidate.objects.create(comparison=c, position=position, model=model, text="x" * (i + 1),
-                                     **style_fields("x" * (i + 1)))
-        Judgment.objects.create(comparison=c, source=Source.ARENA, judge_kind="voter", judge=f"voter:{i % 3}",
-                                outcome=["a", "b", "tie"][i % 3], display_order=[0, 1], created_at=now)
+            Candidate.objects.create(
+                comparison=c, position=position, model=model, text="x" * (i + 1), **style_fields("x" * (i + 1))
+            )
+        Judgment.objects.create(
+            comparison=c,
+            source=Source.ARENA,
+            judge_kind="voter",
+            judge=f"voter:{i % 3}",
+            outcome=["a", "b", "tie"][i % 3],
+            display_order=[0, 1],
+            created_at=now,
+        )
 
 
 def _fitted(board: Board) -> RatingRun:

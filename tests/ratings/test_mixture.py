@@ -138,8 +138,9 @@ def test_context_embeddings_per_prompt_with_rows_fit_as_per_vote(context_data):
     shuffled = np.random.default_rng(0).permutation(len(distinct))  # any order of the distinct rows
     where = np.argsort(shuffled)
     per_vote = fit_mixture(votes, 3, mode="context", embeddings=x, restarts=1, max_iter=20)
-    per_prompt = fit_mixture(votes, 3, mode="context", embeddings=distinct[shuffled], rows=where[row.ravel()],
-                             restarts=1, max_iter=20)
+    per_prompt = fit_mixture(
+        votes, 3, mode="context", embeddings=distinct[shuffled], rows=where[row.ravel()], restarts=1, max_iter=20
+    )
     np.testing.assert_allclose(per_prompt.theta, per_vote.theta, atol=1e-6)
     np.testing.assert_allclose(per_prompt.router.weights(x), per_vote.router.weights(x), atol=1e-6)
     assert per_prompt.loglik == pytest.approx(per_vote.loglik, rel=1e-9)

@@ -55,9 +55,14 @@ def test_the_command_reproduces_the_golden_scores_from_postgresql(crowd):
 
 
 def test_every_method_stores_a_finite_run(crowd):
-    for args in (["--method", "rao-kupper", "--bootstrap", "5"], ["--method", "davidson", "--ci", "none"],
-                 ["--style", "--bootstrap", "5"], ["--ci", "sandwich"], ["--method", "mixture", "--groups", "2"],
-                 ["--method", "winrate", "--baseline", "GPT 3.5 Turbo"]):
+    for args in (
+        ["--method", "rao-kupper", "--bootstrap", "5"],
+        ["--method", "davidson", "--ci", "none"],
+        ["--style", "--bootstrap", "5"],
+        ["--ci", "sandwich"],
+        ["--method", "mixture", "--groups", "2"],
+        ["--method", "winrate", "--baseline", "GPT 3.5 Turbo"],
+    ):
         result, _ = fit(*args)
         json.dumps(result, allow_nan=False)
         assert result["models"], args
@@ -97,8 +102,11 @@ def test_the_loader_reads_strengths_preferences_and_display_order(crowd):
     assert plain.last_judgment_id == Judgment.objects.order_by("-id").first().pk
 
 
-@override_settings(AGORA_RATINGS_EVERY_JUDGMENTS=100, AGORA_RATINGS_INTERVAL_S=3600,
-                   AGORA_RATINGS_BOARDS=[{"method": "bt", "bootstrap": 10}])
+@override_settings(
+    AGORA_RATINGS_EVERY_JUDGMENTS=100,
+    AGORA_RATINGS_INTERVAL_S=3600,
+    AGORA_RATINGS_BOARDS=[{"method": "bt", "bootstrap": 10}],
+)
 def test_a_refresh_is_due_after_enough_new_judgments(crowd, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         first = services.refresh_due()

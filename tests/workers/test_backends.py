@@ -121,8 +121,12 @@ def test_openai_streams_the_whole_answer_and_the_token_count(server):
     assert "".join(deltas) == f"[{request.rid}] w0" + "".join(f" w{i}" for i in range(1, 8))
     assert finished == Finished("stop", 8)
     assert request.body == {
-        "model": "fake", "messages": HELLO, "stream": True, "stream_options": {"include_usage": True},
-        "temperature": 0.5, "max_tokens": 99,
+        "model": "fake",
+        "messages": HELLO,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.5,
+        "max_tokens": 99,
     }
     assert request.ok
 
@@ -259,10 +263,15 @@ def replay_spec(model: str, **params) -> ModelSpec:
 
 def test_replay_streams_exactly_the_recorded_answer():
     record = recorded("Airoboros L2 70B", 5)
-    deltas, finished = run(collect(backend_for(replay_spec(record["name"], speed=1000)), [
-        {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": prompt_text(5)},
-    ]))
+    deltas, finished = run(
+        collect(
+            backend_for(replay_spec(record["name"], speed=1000)),
+            [
+                {"role": "system", "content": "You are helpful."},
+                {"role": "user", "content": prompt_text(5)},
+            ],
+        )
+    )
 
     assert "".join(deltas) == record["result"]
     assert len(deltas) > 20 and all(delta.strip() for delta in deltas[1:])
@@ -271,9 +280,16 @@ def test_replay_streams_exactly_the_recorded_answer():
 
 def test_replay_keeps_to_the_recorded_rate_times_the_speed():
     record = recorded("Airoboros L2 70B", 5)
-    tokens = len(run(collect(backend_for(replay_spec(record["name"], speed=0)), [
-        {"role": "user", "content": prompt_text(5)},
-    ]))[0])
+    tokens = len(
+        run(
+            collect(
+                backend_for(replay_spec(record["name"], speed=0)),
+                [
+                    {"role": "user", "content": prompt_text(5)},
+                ],
+            )
+        )[0]
+    )
     # The last token is due (tokens - 1) / (rate × speed) after the first; aim for about 0.3 s.
     speed = (tokens - 1) / record["rate"] / 0.3
 
@@ -289,11 +305,13 @@ def test_replay_answers_only_a_first_question_it_has_a_recording_for():
     assert backend.can_answer([{"role": "user", "content": k8s}])
     assert backend.can_answer([{"role": "user", "content": "  " + k8s.replace(" ", "\n  ") + "\n"}])
     assert not backend.can_answer([{"role": "user", "content": "What is the capital of France?"}])
-    assert not backend.can_answer([
-        {"role": "user", "content": k8s},
-        {"role": "assistant", "content": recorded("Airoboros L2 70B", 8)["result"]},
-        {"role": "user", "content": k8s},
-    ])
+    assert not backend.can_answer(
+        [
+            {"role": "user", "content": k8s},
+            {"role": "assistant", "content": recorded("Airoboros L2 70B", 8)["result"]},
+            {"role": "user", "content": k8s},
+        ]
+    )
     # Recorded, but never compared by the LLMFAO crowd, so not offered.
     assert not backend.can_answer([{"role": "user", "content": prompt_text(18)}])
 
@@ -316,7 +334,10 @@ def test_replay_lists_the_prompts_and_models_the_crowd_compared():
     assert prompts[0].keys() == {"id", "slug", "text", "type"}
     assert len(models) == 59
     assert models["Airoboros L2 70B"] == {
-        "name": "Airoboros L2 70B", "api_id": "jondurbin/airoboros-l2-70b-2.1", "org": "Jon Durbin", "prompts": 13,
+        "name": "Airoboros L2 70B",
+        "api_id": "jondurbin/airoboros-l2-70b-2.1",
+        "org": "Jon Durbin",
+        "prompts": 13,
     }
     assert models["Vicuna-FastChat-T5 (3B)"]["prompts"] == 6
 
@@ -339,7 +360,7 @@ def test_transformers_streams_what_the_model_generates(tiny_model):
     tokenizer, model = load_model(tiny_model)
     inputs = tokenizer(build_prompt(tokenizer, HELLO), return_tensors="pt", add_special_tokens=False)
     output = model.generate(**inputs, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-    expected = tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    expected = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert len(deltas) >= 3
     assert "".join(deltas) == expected
     assert finished == Finished("length", 24)
@@ -417,9 +438,11 @@ def test_answers_asked_for_together_are_generated_as_one_batch(tiny_model):
     assert alone["hello"] != alone["other"]
 
     prompts = [HELLO, other, HELLO, other, HELLO]
-    results = run(held_together(batcher, *(
-        collect(backend_for(local_spec(tiny_model, max_tokens=24)), prompt) for prompt in prompts
-    )))
+    results = run(
+        held_together(
+            batcher, *(collect(backend_for(local_spec(tiny_model, max_tokens=24)), prompt) for prompt in prompts)
+        )
+    )
     # 24 tokens are two segments; both hold all five answers.
     assert batcher.batch_sizes == {5: 2}
     expected = [alone[key] for key in ("hello", "other", "hello", "other", "hello")]
@@ -437,8 +460,10 @@ def test_a_new_answer_joins_a_long_one_within_a_segment(tiny_model):
         deltas, _ = await collect(backend_for(local_spec(tiny_model, max_tokens=24)), HELLO)
         batcher = batcher_for(tiny_model)
         with batcher.wake:  # between segments the long answer waits in pending, else it is running
-            long_running = any(request.settings.max_new_tokens == 3000 and not request.done
-                               for request in batcher.running + batcher.pending)
+            long_running = any(
+                request.settings.max_new_tokens == 3000 and not request.done
+                for request in batcher.running + batcher.pending
+            )
         await long.aclose()
         return deltas, long_running
 
@@ -494,5 +519,7 @@ def test_answers_of_other_lengths_share_a_batch_and_other_settings_do_not(tiny_m
     assert batcher.batch_sizes == {2: 1, 1: 1}
     # Sampling settings are the batch's: a greedy and a sampled answer never share one.
     assert run(together({"max_tokens": 8}, {"max_tokens": 8, "temperature": 1.0, "seed": 3})) == [
-        Finished("length", 8), Finished("length", 8)]
+        Finished("length", 8),
+        Finished("length", 8),
+    ]
     assert batcher.batch_sizes == {1: 2}

@@ -65,14 +65,22 @@ def ranking_rows(group: Group, options: Options) -> Iterator[dict]:
     for ranking, judgments in results:
         if len(ranking) < 2:  # everything tied: no order to learn
             continue
-        row = {"prompt": messages(group.comparison.context), "candidates": [c.text for c in group.candidates],
-               "models": [c.model for c in group.candidates], "ranking": [list(g) for g in ranking]}
+        row = {
+            "prompt": messages(group.comparison.context),
+            "candidates": [c.text for c in group.candidates],
+            "models": [c.model for c in group.candidates],
+            "ranking": [list(g) for g in ranking],
+        }
         yield with_extras(row, Verdict("", None, None, False, judgments), group, options)
 
 
 def ranking_schema(options: Options) -> pa.Schema:
-    fields = [("prompt", MESSAGES), ("candidates", pa.list_(pa.string())), ("models", pa.list_(pa.string())),
-              ("ranking", pa.list_(pa.list_(pa.int64())))]
+    fields = [
+        ("prompt", MESSAGES),
+        ("candidates", pa.list_(pa.string())),
+        ("models", pa.list_(pa.string())),
+        ("ranking", pa.list_(pa.list_(pa.int64()))),
+    ]
     return pa.schema(fields + extra_fields(options))
 
 

@@ -34,8 +34,13 @@ def rating_rows(group: Group, options: Options) -> Iterator[dict]:
         scored = values.get(candidate.position)
         if not scored:
             continue
-        row = {"prompt": group.comparison.prompt, "response": candidate.text, "model": candidate.model,
-               "comparison": group.comparison.key, "position": candidate.position}
+        row = {
+            "prompt": group.comparison.prompt,
+            "response": candidate.text,
+            "model": candidate.model,
+            "comparison": group.comparison.key,
+            "position": candidate.position,
+        }
         for attribute in options.attributes:
             given = scored.get(attribute, [])
             row[column(attribute)] = sum(given) / len(given) if given else None
@@ -44,8 +49,13 @@ def rating_rows(group: Group, options: Options) -> Iterator[dict]:
 
 
 def rating_schema(options: Options) -> pa.Schema:
-    fields = [("prompt", pa.string()), ("response", pa.string()), ("model", pa.string()),
-              ("comparison", pa.string()), ("position", pa.int64())]
+    fields = [
+        ("prompt", pa.string()),
+        ("response", pa.string()),
+        ("model", pa.string()),
+        ("comparison", pa.string()),
+        ("position", pa.int64()),
+    ]
     for attribute in options.attributes:
         fields += [(column(attribute), pa.float64()), (column(attribute) + "_count", pa.int64())]
     return pa.schema(fields)

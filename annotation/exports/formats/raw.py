@@ -23,5 +23,6 @@ def raw_rows(group: Group, options: Options) -> Iterator[dict]:
         yield row
 
 
-FORMAT = Format("raw", raw_rows, lambda options: None, aggregations=("each",), file_formats=("jsonl",),
-                sort_keys=True, doc=__doc__)
+FORMAT = Format(
+    "raw", raw_rows, lambda options: None, aggregations=("each",), file_formats=("jsonl",), sort_keys=True, doc=__doc__
+)

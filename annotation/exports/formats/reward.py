@@ -19,14 +19,24 @@ from annotation.exports.selection import Group
 def pair_rows(group: Group, options: Options) -> Iterator[dict]:
     context = messages(group.comparison.context)
     for verdict, chosen, rejected in decided(group, options):
-        row = {"chosen": context + assistant(chosen.text), "rejected": context + assistant(rejected.text),
-               "margin": verdict.margin, "chosen_model": chosen.model, "rejected_model": rejected.model}
+        row = {
+            "chosen": context + assistant(chosen.text),
+            "rejected": context + assistant(rejected.text),
+            "margin": verdict.margin,
+            "chosen_model": chosen.model,
+            "rejected_model": rejected.model,
+        }
         yield with_extras(row, verdict, group, options)
 
 
 def pair_schema(options: Options) -> pa.Schema:
-    fields = [("chosen", MESSAGES), ("rejected", MESSAGES), ("margin", pa.float64()),
-              ("chosen_model", pa.string()), ("rejected_model", pa.string())]
+    fields = [
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        ("margin", pa.float64()),
+        ("chosen_model", pa.string()),
+        ("rejected_model", pa.string()),
+    ]
     return pa.schema(fields + extra_fields(options))
 
 

@@ -55,8 +55,7 @@ def decided(group: Group, options: Options) -> Iterator[tuple[Verdict, object, o
 def preference_rows(group: Group, options: Options) -> Iterator[dict]:
     prompt = messages(group.comparison.context)
     for verdict, chosen, rejected in decided(group, options):
-        row = {"prompt": prompt, "chosen": assistant(chosen.text),
-               "rejected": assistant(rejected.text)}
+        row = {"prompt": prompt, "chosen": assistant(chosen.text), "rejected": assistant(rejected.text)}
         if options.margin:
             row["margin"] = verdict.margin
         row |= {"chosen_model": chosen.model, "rejected_model": rejected.model}
@@ -96,8 +95,7 @@ def kto_rows(group: Group, options: Options) -> Iterator[dict]:
     by_position = {c.position: c for c in group.candidates}
 
     def row(candidate, label: bool, verdict: Verdict) -> dict:
-        values = {"prompt": prompt, "completion": assistant(candidate.text), "label": label,
-                  "model": candidate.model}
+        values = {"prompt": prompt, "completion": assistant(candidate.text), "label": label, "model": candidate.model}
         return with_extras(values, verdict, group, options)
 
     candidates = pair(group)

@@ -25,36 +25,49 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--format", required=True, choices=FORMAT_NAMES)
         parser.add_argument("--file-format", default="jsonl", choices=FILE_FORMATS)
-        parser.add_argument("--output", required=True,
-                            help="a file (with a split: PATH-train/PATH-test), an existing folder, or - for stdout")
+        parser.add_argument(
+            "--output",
+            required=True,
+            help="a file (with a split: PATH-train/PATH-test), an existing folder, or - for stdout",
+        )
         filters = parser.add_argument_group("selection")
         filters.add_argument("--project", help="a project's slug: its queue's judgments")
-        filters.add_argument("--source", action="append", default=[], choices=Source.values,
-                             help="repeat for several")
+        filters.add_argument("--source", action="append", default=[], choices=Source.values, help="repeat for several")
         filters.add_argument("--since", help="created at or after this date / date-time (UTC)")
         filters.add_argument("--until", help="created before this date / date-time (UTC)")
         filters.add_argument("--model", action="append", default=[], help="either candidate is this model")
         filters.add_argument("--category", action="append", default=[])
         filters.add_argument("--language", action="append", default=[])
-        filters.add_argument("--gold", choices=("include", "exclude"),
-                             help="judgments on gold items (default: exclude; raw: include)")
-        filters.add_argument("--min-gold-accuracy", type=float,
-                             help="drop annotators whose accuracy on gold items is below this")
-        filters.add_argument("--min-gold-answers", type=int, default=3,
-                             help="gold answers an annotator needs before the accuracy counts (3)")
+        filters.add_argument(
+            "--gold", choices=("include", "exclude"), help="judgments on gold items (default: exclude; raw: include)"
+        )
+        filters.add_argument(
+            "--min-gold-accuracy", type=float, help="drop annotators whose accuracy on gold items is below this"
+        )
+        filters.add_argument(
+            "--min-gold-answers",
+            type=int,
+            default=3,
+            help="gold answers an annotator needs before the accuracy counts (3)",
+        )
         filters.add_argument("--min-seconds", type=float, help="drop answers given faster than this")
-        filters.add_argument("--min-agreement", type=float,
-                             help="keep comparisons whose majority outcome has at least this share")
-        filters.add_argument("--aggregate", choices=AGGREGATIONS,
-                             help="each (default), majority or mean; ratings are always the mean")
+        filters.add_argument(
+            "--min-agreement", type=float, help="keep comparisons whose majority outcome has at least this share"
+        )
+        filters.add_argument(
+            "--aggregate", choices=AGGREGATIONS, help="each (default), majority or mean; ratings are always the mean"
+        )
         filters.add_argument("--dedup-prompts", action="store_true", help="keep the first comparison per prompt")
         filters.add_argument("--test-share", type=float, default=0.0, help="share of prompts in the test split")
         shape = parser.add_argument_group("rows")
         shape.add_argument("--ties", default="drop", choices=TIES)
         shape.add_argument("--margin", action="store_true", help="trl-preference: add a margin column")
         shape.add_argument("--rationales", action="store_true", help="add a rationale column")
-        shape.add_argument("--release", action="store_true",
-                           help="drop the fields projects mark private; pseudonymous judges in raw too")
+        shape.add_argument(
+            "--release",
+            action="store_true",
+            help="drop the fields projects mark private; pseudonymous judges in raw too",
+        )
         shape.add_argument("--salt", help="the pseudonym salt (default: random; never written down)")
         parser.add_argument("--chunk-size", type=int, default=2000, help="judgments read per query")
 
@@ -71,8 +84,9 @@ class Command(BaseCommand):
                 sys.stdout.write(jsonl_line(row, sort_keys=fmt.sort_keys).decode())
             return
         try:
-            manifest = export_dataset(fmt, filters, options, Path(o["output"]), file_format=file_format,
-                                      chunk_size=spec.chunk_size)
+            manifest = export_dataset(
+                fmt, filters, options, Path(o["output"]), file_format=file_format, chunk_size=spec.chunk_size
+            )
         except FileNotFoundError as error:
             raise CommandError(str(error)) from None
         for entry in manifest["files"]:

@@ -43,13 +43,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--format", required=True, choices=sorted(FORMATS))
-        parser.add_argument("--skip-invalid", action="store_true",
-                            help="import the valid records and report the others")
+        parser.add_argument(
+            "--skip-invalid", action="store_true", help="import the valid records and report the others"
+        )
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument("--report", type=Path, help="write every invalid record's line and reason here")
 
-    def handle(self, *args, path: Path, format: str, skip_invalid: bool, no_progress: bool,
-               report: Path | None = None, **options):
+    def handle(
+        self,
+        *args,
+        path: Path,
+        format: str,
+        skip_invalid: bool,
+        no_progress: bool,
+        report: Path | None = None,
+        **options,
+    ):
         self.report_path = report
         if not path.is_file():
             raise CommandError(f"{path}: no such file")

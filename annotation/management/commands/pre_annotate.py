@@ -24,5 +24,7 @@ class Command(BaseCommand):
             raise CommandError(f"no project with the slug {options['project']!r}") from None
         except JudgeError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"{report.judged} items judged ({report.disagreed} where the two orders disagreed, "
-                          f"now routed to humans first); {report.failed} without a verdict")
+        self.stdout.write(
+            f"{report.judged} items judged ({report.disagreed} where the two orders disagreed, "
+            f"now routed to humans first); {report.failed} without a verdict"
+        )

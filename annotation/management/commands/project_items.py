@@ -18,8 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--file", type=Path)
         parser.add_argument("--from-battles", type=int, default=0, metavar="N")
         parser.add_argument("--category", default="", help="with --from-battles: only this category")
-        parser.add_argument("--generate", type=Path, metavar="PROMPTS",
-                            help="a text file with one prompt per line, answered by --models")
+        parser.add_argument(
+            "--generate",
+            type=Path,
+            metavar="PROMPTS",
+            help="a text file with one prompt per line, answered by --models",
+        )
         parser.add_argument("--models", default="", help="with --generate: registered model names, comma-separated")
 
     def handle(self, *args, **options):
@@ -34,8 +38,9 @@ class Command(BaseCommand):
                 report = items_import(project=project, path=options["file"])
             except ItemsError as error:
                 raise CommandError(str(error)) from None
-            self.stdout.write(f"{report.read} records read: {report.added} items added, "
-                              f"{report.already} already in the project")
+            self.stdout.write(
+                f"{report.read} records read: {report.added} items added, {report.already} already in the project"
+            )
         elif options["generate"]:
             if not options["generate"].exists():
                 raise CommandError(f"{options['generate']} does not exist")
@@ -43,8 +48,9 @@ class Command(BaseCommand):
             if not names:
                 raise CommandError("--generate needs --models")
             try:
-                report = items_generate(project=project, prompts=options["generate"].read_text().splitlines(),
-                                        model_names=names)
+                report = items_generate(
+                    project=project, prompts=options["generate"].read_text().splitlines(), model_names=names
+                )
             except ItemsError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(f"{report.added} items generated")

@@ -41,12 +41,23 @@ class Command(BaseCommand):
             raise CommandError(f"the {o['backend']} backend needs --model-id")
         try:
             model, created = model_register(
-                name=o["name"], backend=o["backend"], endpoint=o["endpoint"], model_id=o["model_id"],
-                api_key_env=o["api_key_env"], params=params, weight=o["weight"],
-                max_concurrency=o["max_concurrency"], timeout_s=o["timeout"], queue=o["queue"],
-                organization=o["organization"], active=not o["inactive"],
+                name=o["name"],
+                backend=o["backend"],
+                endpoint=o["endpoint"],
+                model_id=o["model_id"],
+                api_key_env=o["api_key_env"],
+                params=params,
+                weight=o["weight"],
+                max_concurrency=o["max_concurrency"],
+                timeout_s=o["timeout"],
+                queue=o["queue"],
+                organization=o["organization"],
+                active=not o["inactive"],
             )
         except ValidationError as error:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-                               if hasattr(error, "error_dict") else " ".join(error.messages)) from None
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+                if hasattr(error, "error_dict")
+                else " ".join(error.messages)
+            ) from None
         self.stdout.write(self.style.SUCCESS(f"{'added' if created else 'updated'} {model.name} ({model.backend})"))

@@ -28,9 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--baseline", default="", help="the baseline model of --method winrate")
         parser.add_argument("--groups", type=int, default=0, help="mixture: K groups (0 = choose K by held-out fit)")
         parser.add_argument(
-            "--mixture-mode", choices=MIXTURE_MODES, default="auto",
+            "--mixture-mode",
+            choices=MIXTURE_MODES,
+            default="auto",
             help="mixture: group per annotator (PAL), per vote (global), or route from the prompt (context); "
-                 "auto = annotator when judges are known",
+            "auto = annotator when judges are known",
         )
         parser.add_argument("--output", type=Path, help="write the result here as JSON")
 
@@ -40,21 +42,33 @@ class Command(BaseCommand):
         if options["mixture_mode"] != "auto" and options["method"] != "mixture":
             raise CommandError("--mixture-mode goes with --method mixture")
         board = Board(
-            method=options["method"], style=options["style"], category=options["category"],
-            source=options["source"], graded=options["graded"], baseline=options["baseline"],
-            groups=options["groups"], mixture_mode=options["mixture_mode"], bootstrap=options["bootstrap"],
+            method=options["method"],
+            style=options["style"],
+            category=options["category"],
+            source=options["source"],
+            graded=options["graded"],
+            baseline=options["baseline"],
+            groups=options["groups"],
+            mixture_mode=options["mixture_mode"],
+            bootstrap=options["bootstrap"],
             ci=options["ci"],
         )
         run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
         if run.state != RunState.DONE:
             raise CommandError(run.error)
-        document = {"run": run.pk, "board": run.board, "duration_ms": run.duration_ms, "timings": run.timings,
-                    **run.result}
+        document = {
+            "run": run.pk,
+            "board": run.board,
+            "duration_ms": run.duration_ms,
+            "timings": run.timings,
+            **run.result,
+        }
         if options["output"]:
             options["output"].write_text(json.dumps(document, indent=2, allow_nan=False))
         rows = run.result["models"]
-        self.stdout.write(f"{run.result['judgments']} judgments, {len(rows)} models, {run.duration_ms} ms "
-                          f"({run.board}, run {run.pk})")
+        self.stdout.write(
+            f"{run.result['judgments']} judgments, {len(rows)} models, {run.duration_ms} ms ({run.board}, run {run.pk})"
+        )
         for warning in run.result.get("warnings", []):
             self.stdout.write(f"  note: {warning}")
         for i, row in enumerate(rows[:20], 1):
@@ -62,5 +76,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{i:3d}. {row['model']:<40} {row['rating']:9.2f}{ci}  ({row['battles']} votes)")
         for k, routed in enumerate(run.result.get("group_prompts", []), 1):
             examples = "; ".join(repr(e["prompt"][:60]) for e in routed["examples"])
-            self.stdout.write(f"  group {k}: the main group of {routed['prompts']} prompts ({routed['votes']} votes), "
-                              f"e.g. {examples}")
+            self.stdout.write(
+                f"  group {k}: the main group of {routed['prompts']} prompts ({routed['votes']} votes), e.g. {examples}"
+            )
