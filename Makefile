@@ -43,8 +43,11 @@ migrate: install
 demo: install
 	$(PY) manage.py load_demo
 
+# Style, formatting and the one-way import graph between the apps (pyproject.toml, [tool.importlinter]).
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 stop:
 	$(PY) -m config.embedded stop

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -37,6 +38,11 @@ from workers.backends import backend_for
 from workers.backends.base import BackendError, Finished, ModelSpec
 
 log = logging.getLogger(__name__)
+
+# What PostgreSQL cannot hold in a text column (NUL) and what UTF-8 cannot encode (an unpaired
+# surrogate, e.g. a JSON "\\ud800" from a model server). A model's answer is not refused for them:
+# each becomes U+FFFD as it arrives, so the page, the saved answer and the exports all see the same text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # What the visitor reads. Never a model name, never the backend's own words.
 TIMED_OUT = "This answer took too long, so the battle stopped here."
@@ -194,6 +200,7 @@ async def answer_stream(job: Job) -> Outcome:
                     continue
                 if not item:
                     continue
+                item = _UNSTORABLE.sub("\ufffd", item)
                 if outcome.first_token_ms is None:
                     outcome.first_token_ms = int((time.monotonic() - started) * 1000)
                 outcome.parts.append(item)

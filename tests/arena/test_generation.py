@@ -364,3 +364,19 @@ def test_the_reaper_sends_a_queued_answer_nobody_claimed_to_the_queue_again(two_
     # Sent again at most once a window.
     assert generation.answers_reap(now=now + timedelta(seconds=1)) == 0
     assert set(battle.answers.values_list("state", flat=True)) == {"queued"}
+
+
+def test_an_answer_with_text_postgresql_cannot_hold_is_saved_with_replacement_characters(db, fake_openai):
+    # The fake answers with a NUL and an unpaired surrogate; both must reach neither the database nor the page.
+    register_openai("Healthy", "healthy", fake_openai.url)
+    register_openai("Odd", "unstorable-model", fake_openai.url)
+    battle = services.battle_create(prompt="Go.", judge=JUDGE)
+    events = run_battle(battle)
+
+    battle.refresh_from_db()
+    assert battle.state == BattleState.READY
+    odd = Answer.objects.get(battle=battle, model__name="Odd")
+    assert odd.state == AnswerState.DONE
+    assert odd.text == "[u] a\ufffdb c\ufffdd end"
+    chunks = [e["text"] for e in events if e["type"] == "arena.chunk" and e["side"] == odd.side]
+    assert "".join(chunks) == odd.text

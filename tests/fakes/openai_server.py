@@ -12,7 +12,8 @@ The requested model id picks a misbehaviour, so a registered model can be made t
 hangs up; ``cut`` → half the chunks, then the connection is closed with no finish and no [DONE];
 ``garbled`` → half the chunks, then one that is not JSON; ``abort`` → half the chunks, then an
 ``{"error": …}`` event (what vLLM sends when generation fails mid-answer); ``xss`` → a Markdown
-answer carrying a script tag, an onerror handler and a javascript: link.
+answer carrying a script tag, an onerror handler and a javascript: link; ``unstorable`` → an answer
+with a NUL character and an unpaired surrogate.
 The headers ``X-Fake-Tokens`` and ``X-Fake-Rate`` override the chunk count and rate per request.
 
 In a test::
@@ -46,7 +47,9 @@ from aiohttp import web
 HOST = "127.0.0.1"  # loopback only: this server answers anyone who asks
 STALLED_CHUNKS = 3
 # Checked in this order against the requested model id; the first one it contains applies.
-MODES = ["error", "stall", "cut", "garbled", "abort", "xss", "judge-first", "judge-long"]
+MODES = ["error", "stall", "cut", "garbled", "abort", "xss", "unstorable", "judge-first", "judge-long"]
+# A NUL and an unpaired surrogate: JSON carries both ("\\u0000", "\\ud800"); PostgreSQL stores neither.
+UNSTORABLE_WORDS = ["[u] a\x00b", " c\ud800d", " end"]
 XSS_ANSWER = (
     "Here is my **answer**, with a list:\n\n"
     "- a script: <script>alert(1)</script>\n"
@@ -141,6 +144,8 @@ class FakeOpenAI:
     def _words(self, request: web.Request, record: RequestRecord) -> list[str]:
         if record.mode == "xss":
             return _TOKEN.findall(XSS_ANSWER)
+        if record.mode == "unstorable":
+            return UNSTORABLE_WORDS
         if record.mode.startswith("judge"):
             return _TOKEN.findall(_verdict(record))
         count = int(request.headers.get("X-Fake-Tokens", self.tokens))
