@@ -16,6 +16,7 @@ from django.db.models import Count
 
 from annotation.models import Assignment, AssignmentState, Item, Judgment, Project, Score, TaskType
 from annotation.quality import agreement, competence
+from annotation.quality.gold import gold_expected, gold_value, judgment_answer
 
 PAIRS_SHOWN = 10
 
@@ -25,14 +26,6 @@ def _names(project: Project) -> dict[int, str]:
 
     ids = Assignment.objects.filter(item__project=project).values_list("annotator_id", flat=True).distinct()
     return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
-
-
-def _answer(judgment: dict, kind: str):
-    if kind in (TaskType.PAIRWISE, TaskType.TERNARY):
-        return judgment["outcome"]
-    if kind == TaskType.GRADED:
-        return judgment["strength"]
-    return None
 
 
 def _metric(result: agreement.Agreement) -> dict:
@@ -62,7 +55,7 @@ def project_dashboard(project: Project) -> dict:
     if kind in (TaskType.PAIRWISE, TaskType.TERNARY, TaskType.GRADED):
         level = "ordinal" if kind == TaskType.GRADED else "nominal"
         by_attribute["choice" if level == "nominal" else "strength"] = [
-            (r["assignment__item_id"], r["user_id"], _answer(r, kind)) for r in regular
+            (r["assignment__item_id"], r["user_id"], judgment_answer(r, kind)) for r in regular
         ]
     elif kind == TaskType.PRINCIPLES:
         for r in regular:
@@ -127,9 +120,9 @@ def project_dashboard(project: Project) -> dict:
 
     # Quality: gold accuracy, Dawid–Skene competence on the main categorical answer, speed.
     gold_answers = [
-        (r["user_id"], r["assignment__item_id"], _gold_value(r, kind)) for r in rows if r["assignment__item__is_gold"]
+        (r["user_id"], r["assignment__item_id"], gold_value(r, kind)) for r in rows if r["assignment__item__is_gold"]
     ]
-    gold = {r["assignment__item_id"]: _gold_expected(r) for r in rows if r["assignment__item__is_gold"]}
+    gold = {r["assignment__item_id"]: gold_expected(r) for r in rows if r["assignment__item__is_gold"]}
     gold_scores = competence.gold_accuracy(gold_answers, gold)
     ds_accuracy: dict = {}
     if kind in (TaskType.PAIRWISE, TaskType.TERNARY) and main:
@@ -185,17 +178,3 @@ def project_dashboard(project: Project) -> dict:
         ][:100],
         "skips": skips.most_common(10),
     }
-
-
-def _gold_expected(row: dict):
-    answer = row["assignment__item__gold_answer"]
-    if isinstance(answer, dict):
-        return answer.get("outcome", answer.get("choice", answer.get("strength")))
-    return answer
-
-
-def _gold_value(row: dict, kind: str):
-    expected = row["assignment__item__gold_answer"]
-    if isinstance(expected, dict) and "strength" in expected:
-        return row["strength"]
-    return _answer(row, kind)

@@ -36,6 +36,8 @@ from django.db.models.functions import Cast
 from psycopg.adapt import Loader
 
 from annotation.models import Candidate, Comparison, Item, Judgment, Score
+from annotation.quality.competence import flag_low_accuracy, gold_accuracy
+from annotation.quality.gold import gold_expected, gold_value
 
 AGGREGATIONS = ("each", "majority", "mean")
 SIGN = {"a": -1, "tie": 0, "b": 1}
@@ -116,9 +118,6 @@ def failing_judges(filters: ExportFilters) -> list[str]:
     """Judges whose accuracy on gold items is below the threshold (with enough gold answers to tell)."""
     if filters.min_gold_accuracy is None:
         return []
-    from annotation.dashboard import _gold_expected, _gold_value
-    from annotation.quality.competence import flag_low_accuracy, gold_accuracy
-
     rows = Judgment.objects.filter(assignment__item__is_gold=True)
     if filters.project:
         rows = rows.filter(assignment__item__project__slug=filters.project)
@@ -133,9 +132,9 @@ def failing_judges(filters: ExportFilters) -> list[str]:
     answers, gold = [], {}
     for row in rows.iterator(chunk_size=5000):
         answers.append(
-            (row["judge"], row["assignment__item_id"], _gold_value(row, row["assignment__item__project__task_type"]))
+            (row["judge"], row["assignment__item_id"], gold_value(row, row["assignment__item__project__task_type"]))
         )
-        gold[row["assignment__item_id"]] = _gold_expected(row)
+        gold[row["assignment__item_id"]] = gold_expected(row)
     scores = gold_accuracy(answers, gold)
     flags = flag_low_accuracy(scores, threshold=filters.min_gold_accuracy, min_answers=filters.min_gold_answers)
     return sorted({flag.annotator for flag in flags})
