@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "arena",
     "ratings",
     "workers",
+    "config",  # the project's own management commands (`manage.py serve`)
 ]
 
 MIDDLEWARE = [

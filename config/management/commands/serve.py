@@ -5,7 +5,9 @@ Celery worker with its beat schedule as child processes, and keeps them running:
 child that exits by itself is logged and started again, after a pause that doubles
 with each exit in a row (1 s up to 30 s) and starts over once it has stayed up a
 minute. Ctrl+C stops them and, in the embedded default, the PostgreSQL and Redis
-this command started.
+manage.py started for it (config/embedded.py); the children inherit their URLs from
+the environment manage.py set. It lives in config, not workers: it reaches the
+annotation models and config's process commands, and workers import no app.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from annotation.models import Judgment
+from config import embedded
 from config.processes import DEFAULT_WORKER_CONCURRENCY, beat_command, web_command, worker_command
 
 FIRST_PAUSE_S = 1.0
@@ -89,8 +92,6 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     process.kill()
             if settings.EMBEDDED:
-                from config import embedded
-
                 embedded.stop()
                 self.stdout.write("stopped the web server, the worker and the embedded PostgreSQL and Redis")
 
