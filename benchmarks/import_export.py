@@ -23,6 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from config import embedded  # noqa: E402
+
+embedded.ensure_for_process()  # the embedded servers when DATABASE_URL/REDIS_URL are unset, as manage.py
+
 import django  # noqa: E402
 
 django.setup()

@@ -12,7 +12,12 @@ Use from the command line::
     python -m config.embedded status
     python -m config.embedded stop
 
-This module imports nothing from Django: settings call :func:`ensure_running`.
+Nothing starts them on import, nor when the settings are read: the entry points that need them call
+:func:`ensure_for_process` before Django reads its settings (``manage.py``, the test session's plugin
+``config.pytest_embedded``); the processes ``manage.py serve`` starts inherit the URLs it put in the
+environment. With no URL set, the settings point at :func:`recorded_urls`: where the servers under
+``$AGORA_VAR_DIR`` listen, read from their state file, nothing started or reached. This module reads
+no Django settings.
 """
 
 from __future__ import annotations
@@ -74,11 +79,30 @@ def _write_state(directory: Path, state: dict) -> None:
     (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
+# Where a server that was never started under a folder "listens": nothing answers on port 1 (tcpmux,
+# unused in practice), so a process that reads the settings before any server ran fails to connect
+# rather than reach a server on a default port.
+NEVER_STARTED_PORT = 1
+
+
 def urls(state: dict) -> dict[str, str]:
     return {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{state['pg_port']}/{PG_DATABASE}",
         "REDIS_URL": f"redis://127.0.0.1:{state['redis_port']}/0",
     }
+
+
+def recorded_urls(directory: Path | None = None) -> dict[str, str]:
+    """The URLs of the servers under DIRECTORY, as their state file records them; starts and reaches nothing.
+
+    A server never started there gets a port nothing listens on (NEVER_STARTED_PORT)."""
+    state = _read_state(directory or var_dir())
+    return urls(
+        {
+            "pg_port": state.get("pg_port") or NEVER_STARTED_PORT,
+            "redis_port": state.get("redis_port") or NEVER_STARTED_PORT,
+        }
+    )
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -256,6 +280,33 @@ def ensure_running(directory: Path | None = None) -> dict[str, str]:
             _start_redis(directory, state["redis_port"])
         _write_state(directory, state)
         return urls(state)
+
+
+_ensured_here = False
+
+
+def ensure_for_process() -> bool:
+    """For an entry point, before Django reads the settings: when DATABASE_URL or REDIS_URL is unset (nor
+    its NAME_FILE), start the embedded servers unless they run and put their URLs in ``os.environ``, where
+    the settings and every child process find them. A URL already set is kept. Production is left alone:
+    the settings refuse to start there without both URLs. True when the embedded servers are in use."""
+    global _ensured_here
+    from config.env import env
+
+    if env("DATABASE_URL") and env("REDIS_URL"):
+        return _ensured_here
+    if env("AGORA_ENV", "development") == "production":
+        return False
+    for key, value in ensure_running().items():
+        os.environ.setdefault(key, value)
+    _ensured_here = True
+    return True
+
+
+def ensured_here() -> bool:
+    """Whether this process started (or found running) the embedded servers through ensure_for_process:
+    `manage.py serve` stops them on exit then."""
+    return _ensured_here
 
 
 def stop(directory: Path | None = None) -> None:

@@ -1,62 +1,49 @@
 """Settings, driven by the environment.
 
-No environment variables = the embedded default: PostgreSQL and Redis started
-from pip packages under ./var (see config/embedded.py). ``DATABASE_URL`` and
-``REDIS_URL`` point at servers an operator runs instead. One code path either way:
+No environment variables = the embedded default: PostgreSQL and Redis run from pip packages under
+./var (see config/embedded.py). Reading these settings starts nothing: manage.py and the test session
+start the embedded servers and put their URLs in the environment; with a URL still unset, the settings
+point where the embedded servers under $AGORA_VAR_DIR listen (config.embedded.recorded_urls).
+``DATABASE_URL`` and ``REDIS_URL`` point at servers an operator runs instead. One code path either way:
 everything below reads only those two URLs.
+
+Values are read by config/env.py, which refuses one that does not parse (a yes/no, a number) with the
+variable's name.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config import embedded
+from config.env import env, env_bool, env_float, env_int, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    """Read NAME, or the contents of the file NAME_FILE names (docker secrets)."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        return Path(path).read_text().strip()
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = env(name)
-    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
-
 
 PRODUCTION = env("AGORA_ENV", "development") == "production"
 # Debug pages only when asked for (DJANGO_DEBUG=1): `make run` shows what production shows, the
 # error pages included, and a traceback never reaches a visitor by default.
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-# True when this process uses the embedded servers (the run command stops them on exit).
-EMBEDDED = not env("DATABASE_URL") or not env("REDIS_URL")
-if EMBEDDED:
-    if PRODUCTION:
-        raise ImproperlyConfigured(
-            "AGORA_ENV=production needs DATABASE_URL and REDIS_URL; the embedded servers are for development and demos."
-        )
-    from config import embedded
-
-    for _key, _value in embedded.ensure_running().items():
-        os.environ.setdefault(_key, _value)
+# True when this process uses the embedded servers (`manage.py serve` stops them on exit).
+EMBEDDED = embedded.ensured_here() or not env("DATABASE_URL") or not env("REDIS_URL")
+if PRODUCTION and (not env("DATABASE_URL") or not env("REDIS_URL")):
+    raise ImproperlyConfigured(
+        "AGORA_ENV=production needs DATABASE_URL and REDIS_URL; the embedded servers are for development and demos."
+    )
+# For a URL left unset: where the embedded servers listen, read from their state file (nothing started).
+# (Lower case: not a setting, so the database URL and its password never show on a debug page.)
+_embedded_urls = embedded.recorded_urls() if EMBEDDED else {}
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("AGORA_ENV=production needs DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE).")
     SECRET_KEY = "agora-development-key-not-for-production"
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in (env(name) or default).split(",") if item.strip()]
 
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -121,12 +108,16 @@ TEMPLATES = [
 # conn_health_checks: the pool checks a connection before lending it (psycopg_pool's check_connection),
 # so one that a PostgreSQL restart left dead is replaced, not handed to a request. (Django passes it to
 # the pool itself; a "check" key in the pool options below would clash with it.)
-DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=0, conn_health_checks=True)}
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL") or _embedded_urls["DATABASE_URL"], conn_max_age=0, conn_health_checks=True
+    )
+}
 DATABASES["default"]["OPTIONS"] = {
-    "pool": {"min_size": 1, "max_size": int(env("AGORA_DB_POOL_SIZE", "16")), "timeout": 20},
+    "pool": {"min_size": 1, "max_size": env_int("AGORA_DB_POOL_SIZE", 16), "timeout": 20},
 }
 
-REDIS_URL = env("REDIS_URL")
+REDIS_URL = env("REDIS_URL") or _embedded_urls["REDIS_URL"]
 
 # Redis pub/sub rather than the list-based layer: a streamed chunk is one PUBLISH, and a web
 # process receives pushed messages instead of polling one channel at a time (the list layer's
@@ -160,15 +151,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-answers": {
         "task": "workers.reap_stale_answers",
-        "schedule": float(env("AGORA_REAP_INTERVAL_S", "5")),
+        "schedule": env_float("AGORA_REAP_INTERVAL_S", 5),
     },
     "expire-leases": {
         "task": "annotation.expire_leases",
-        "schedule": float(env("AGORA_LEASE_CHECK_S", "15")),
+        "schedule": env_float("AGORA_LEASE_CHECK_S", 15),
     },
     "refresh-ratings": {
         "task": "ratings.refresh_due",
-        "schedule": float(env("AGORA_RATINGS_CHECK_S", "30")),
+        "schedule": env_float("AGORA_RATINGS_CHECK_S", 30),
     },
 }
 
@@ -177,9 +168,9 @@ AGORA_EXPORT_DIR = Path(env("AGORA_EXPORT_DIR", str(Path(env("AGORA_VAR_DIR", st
 
 # Annotation quality flags (annotation/dashboard.py): accuracy below this on gold or by Dawid–Skene,
 # answers faster than this many seconds or than this fraction of the project's median time.
-AGORA_QUALITY_MIN_ACCURACY = float(env("AGORA_QUALITY_MIN_ACCURACY", "0.6"))
-AGORA_QUALITY_MIN_SECONDS = float(env("AGORA_QUALITY_MIN_SECONDS", "2"))
-AGORA_QUALITY_MEDIAN_FRACTION = float(env("AGORA_QUALITY_MEDIAN_FRACTION", "0.25"))
+AGORA_QUALITY_MIN_ACCURACY = env_float("AGORA_QUALITY_MIN_ACCURACY", 0.6)
+AGORA_QUALITY_MIN_SECONDS = env_float("AGORA_QUALITY_MIN_SECONDS", 2)
+AGORA_QUALITY_MEDIAN_FRACTION = env_float("AGORA_QUALITY_MEDIAN_FRACTION", 0.25)
 
 # Ratings: the boards kept current, and when a board is stale (ratings/services.refresh_due).
 AGORA_RATINGS_BOARDS = [
@@ -187,10 +178,10 @@ AGORA_RATINGS_BOARDS = [
     {"method": "bt", "style": True, "ci": "sandwich"},
     {"method": "rao-kupper"},
 ]
-AGORA_RATINGS_EVERY_JUDGMENTS = int(env("AGORA_RATINGS_EVERY_JUDGMENTS", "100"))
-AGORA_RATINGS_INTERVAL_S = float(env("AGORA_RATINGS_INTERVAL_S", "600"))
+AGORA_RATINGS_EVERY_JUDGMENTS = env_int("AGORA_RATINGS_EVERY_JUDGMENTS", 100)
+AGORA_RATINGS_INTERVAL_S = env_float("AGORA_RATINGS_INTERVAL_S", 600)
 # The prompt-routed mixture embeds each distinct prompt of a board: at most this many per fit.
-AGORA_MIXTURE_MAX_PROMPTS = int(env("AGORA_MIXTURE_MAX_PROMPTS", "20000"))
+AGORA_MIXTURE_MAX_PROMPTS = env_int("AGORA_MIXTURE_MAX_PROMPTS", 20000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -206,9 +197,9 @@ AUTHENTICATION_BACKENDS = [
 # meanwhile starts the 15 minutes again; a success clears the count); fifty failures from one address,
 # across any accounts, lock the address out. The address is the peer's (REMOTE_ADDR), as for the arena's
 # limits: the ASGI server trusts no X-Forwarded-For.
-AXES_FAILURE_LIMIT = int(env("AGORA_LOGIN_FAILURES", "5"))
-AGORA_LOGIN_FAILURES_PER_IP = int(env("AGORA_LOGIN_FAILURES_PER_IP", "50"))
-AXES_COOLOFF_TIME = timedelta(minutes=float(env("AGORA_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env_int("AGORA_LOGIN_FAILURES", 5)
+AGORA_LOGIN_FAILURES_PER_IP = env_int("AGORA_LOGIN_FAILURES_PER_IP", 50)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("AGORA_LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "config.login_limits.LoginFailuresHandler"
 AXES_CLIENT_IP_CALLABLE = "config.login_limits.client_ip"
@@ -264,22 +255,22 @@ AGORA_DATA_DIR = Path(env("AGORA_DATA_DIR") or BASE_DIR.parent / "shared" / "dat
 
 # The arena's rules. Limits protect the model servers and keep prompts reviewable;
 # rate limits count prompts (new battles and follow-up turns) per visitor and per IP.
-AGORA_ARENA_MAX_PROMPT_CHARS = int(env("AGORA_ARENA_MAX_PROMPT_CHARS", "8000"))
-AGORA_ARENA_MAX_TURNS = int(env("AGORA_ARENA_MAX_TURNS", "8"))
-AGORA_ARENA_MAX_RATIONALE_CHARS = int(env("AGORA_ARENA_MAX_RATIONALE_CHARS", "4000"))
-AGORA_ARENA_PROMPTS_PER_MINUTE = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE", "20"))
-AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP", "120"))
+AGORA_ARENA_MAX_PROMPT_CHARS = env_int("AGORA_ARENA_MAX_PROMPT_CHARS", 8000)
+AGORA_ARENA_MAX_TURNS = env_int("AGORA_ARENA_MAX_TURNS", 8)
+AGORA_ARENA_MAX_RATIONALE_CHARS = env_int("AGORA_ARENA_MAX_RATIONALE_CHARS", 4000)
+AGORA_ARENA_PROMPTS_PER_MINUTE = env_int("AGORA_ARENA_PROMPTS_PER_MINUTE", 20)
+AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = env_int("AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP", 120)
 # Votes, counted the same way (a retried vote counts too: the limits leave room for it).
-AGORA_ARENA_VOTES_PER_MINUTE = int(env("AGORA_ARENA_VOTES_PER_MINUTE", "30"))
-AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = int(env("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", "300"))
+AGORA_ARENA_VOTES_PER_MINUTE = env_int("AGORA_ARENA_VOTES_PER_MINUTE", 30)
+AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = env_int("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", 300)
 # Extra seconds past a model's timeout before the reaper fails an answer whose worker vanished.
-AGORA_ARENA_DEADLINE_GRACE_S = float(env("AGORA_ARENA_DEADLINE_GRACE_S", "5"))
+AGORA_ARENA_DEADLINE_GRACE_S = env_float("AGORA_ARENA_DEADLINE_GRACE_S", 5)
 # Dotted paths of the pluggable parts (arena/sampling.py, arena/moderation.py).
 AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.WeightedPolicy")
 AGORA_MODERATION = env("AGORA_MODERATION", "arena.moderation.blocklist")
 AGORA_MODERATION_BLOCKLIST = env_list("AGORA_MODERATION_BLOCKLIST")
 # Replay models stream recorded answers at their recorded rate times this factor.
-AGORA_REPLAY_SPEED = float(env("AGORA_REPLAY_SPEED", "1"))
+AGORA_REPLAY_SPEED = env_float("AGORA_REPLAY_SPEED", 1)
 
 LOGGING = {
     "version": 1,

@@ -89,7 +89,7 @@ print(json.dumps({"debug": settings.DEBUG, "hsts": secure.get("Strict-Transport-
 def settings_in(**variables: str) -> dict:
     """What a fresh process makes of the settings with these variables (no database is reached)."""
     env = {k: v for k, v in os.environ.items() if k not in ("AGORA_ENV", "DJANGO_DEBUG")}
-    # Server URLs that are never reached: without them the settings would start the embedded servers.
+    # Server URLs that are never reached (production refuses to start without them).
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
