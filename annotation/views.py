@@ -1,11 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.answers import AnswerError
+from annotation.dashboard import project_dashboard
+from annotation.items import ItemsError, items_from_battles
 from annotation.models import Assignment, AssignmentState, Judgment, Membership, Project, Role
+from annotation.project_forms import ItemsFromBattlesForm, ItemsUploadForm, MemberForm, ProjectSettingsForm
+from annotation.projects import ProjectError, items_upload, member_remove, member_set, project_settings_update
 from annotation.queue import (
     QueueEmpty,
     QueueError,
@@ -125,8 +130,6 @@ def skip(request, slug: str, assignment_id: int):
 @login_required
 def dashboard(request, slug: str):
     """Owners (and staff) only: agreement, annotator quality and flags name people."""
-    from annotation.dashboard import project_dashboard
-
     project = _project_for(request, slug, roles=(Role.OWNER,))
     return render(request, "annotation/dashboard.html", {"project": project, "d": project_dashboard(project)})
 
@@ -137,12 +140,6 @@ SETTINGS_ACTIONS = ("save", "member", "remove", "upload", "battles")
 @login_required
 def project_settings(request, slug: str):
     """Owners (and staff): the project's settings and task configuration, its items, and who works in it."""
-    from django.core.exceptions import ValidationError
-
-    from annotation.items import ItemsError, items_from_battles
-    from annotation.project_forms import ItemsFromBattlesForm, ItemsUploadForm, MemberForm, ProjectSettingsForm
-    from annotation.projects import ProjectError, items_upload, member_remove, member_set, project_settings_update
-
     project = _project_for(request, slug, roles=(Role.OWNER,))
     action = request.POST.get("action") if request.method == "POST" else None
     form = ProjectSettingsForm(request.POST if action == "save" else None, instance=project)
