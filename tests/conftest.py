@@ -1,4 +1,4 @@
-"""Shared fixtures: personas and the real processes (ASGI server, Celery worker)."""
+"""Shared fixtures: personas (logged-in clients) and the real processes (ASGI server, Celery worker)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from config.processes import web_command, worker_command
+
+if TYPE_CHECKING:
+    from tests.surface import World
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +68,75 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- personas ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db) -> World:
+    """The small world of tests/surface.py: a project of each task type with its annotator and owner,
+    another project with its own owner, staff, the annotator's battle and an export job."""
+    from tests.surface import world_create
+
+    return world_create()
+
+
+@pytest.fixture
+def persona_client(world):
+    """A fresh Client logged in as one of the world's personas (tests/surface.PERSONAS): "anonymous",
+    "annotator", "owner", "other_owner" or "staff". The users are ``world.users[persona]``."""
+
+    def make(persona: str) -> Client:
+        client = Client()
+        world.login(client, persona)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anonymous_client(persona_client) -> Client:
+    return persona_client("anonymous")
+
+
+@pytest.fixture
+def annotator_client(persona_client) -> Client:
+    """An annotator of every project of the world but the other one."""
+    return persona_client("annotator")
+
+
+@pytest.fixture
+def owner_client(persona_client) -> Client:
+    """The owner of every project of the world but the other one."""
+    return persona_client("owner")
+
+
+@pytest.fixture
+def other_owner_client(persona_client) -> Client:
+    """The owner of the other project only."""
+    return persona_client("other_owner")
+
+
+@pytest.fixture
+def staff_client(persona_client) -> Client:
+    """A superuser."""
+    return persona_client("staff")
+
+
+@pytest.fixture
+def login(client):
+    """Log the test's ``client`` in as a user the test made (whoever was logged in before is logged out);
+    returns the client."""
+
+    def log_in(user) -> Client:
+        client.force_login(user)
+        return client
+
+    return log_in
+
+
+# --- the real processes ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,11 +9,10 @@ come before validation: someone who may not use a URL learns nothing from its ch
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.test.utils import override_settings
 
 from annotation.models import ExportState
-from tests.surface import PERSONAS, concrete, routes, world_create
+from tests.surface import PERSONAS, concrete, routes
 
 pytestmark = pytest.mark.django_db
 
@@ -71,17 +70,15 @@ def _finished_export(world, folder) -> None:
     (folder / str(job.pk) / "manifest.json").write_text("{}")
 
 
-def test_each_persona_gets_the_expected_answer_from_every_url(tmp_path):
+def test_each_persona_gets_the_expected_answer_from_every_url(tmp_path, world, persona_client):
     with override_settings(AGORA_EXPORT_DIR=tmp_path):
-        world = world_create()
         _finished_export(world, tmp_path)
         wrong = []
         for route in routes():
             expected = EXPECTED[route.name]
             path = concrete(route, world)
             for persona in PERSONAS:
-                client = Client()
-                world.login(client, persona)
+                client = persona_client(persona)  # a fresh one each time: the logout row logs it out
                 response = getattr(client, expected["method"])(path)
                 got = response.status_code
                 if got == 302 and response["Location"].startswith(LOGIN_PAGES):

@@ -55,11 +55,9 @@ def test_every_page_carries_the_security_headers(client, url):
     assert "Strict-Transport-Security" not in client.get(url, secure=True)
 
 
-def test_the_admin_is_under_the_same_policy(client):
-    User.objects.create_superuser("boss", password="pw-staff-1")
-    client.force_login(User.objects.get(username="boss"))
+def test_the_admin_is_under_the_same_policy(staff_client):
     for url in ("/admin/", "/admin/annotation/project/add/"):
-        response = client.get(url)
+        response = staff_client.get(url)
         assert response.status_code == 200, url
         assert csp_directives(response)["script-src"] == ["'self'"], url
 

@@ -11,43 +11,37 @@ from tests.annotation.queue_data import annotators, project_with_items
 pytestmark = pytest.mark.django_db
 
 
-def _login(client, user) -> None:
-    user.set_password("pw-123456")
-    user.save()
-    client.login(username=user.username, password="pw-123456")
-
-
-def test_only_members_see_a_project(client):
+def test_only_members_see_a_project(client, login):
     project = project_with_items(2, slug="secret")
     (member,) = annotators(project, 1)
     outsider = User.objects.create_user("outsider")
     assert client.get("/annotate/secret/").status_code == 302  # anonymous: to the login page
-    _login(client, outsider)
+    login(outsider)
     assert client.get("/annotate/secret/").status_code == 404
     assert "Secret" not in client.get("/annotate/").content.decode()
-    _login(client, member)
+    login(member)
     page = client.get("/annotate/secret/").content.decode()
     assert "Which response is better?" in page and "question" in page
     assert "Secret" in client.get("/annotate/").content.decode()
 
 
-def test_one_annotator_cannot_submit_or_skip_anothers_task(client):
+def test_one_annotator_cannot_submit_or_skip_anothers_task(client, login):
     project = project_with_items(2, slug="p")
     alice, bob = annotators(project, 2)
-    _login(client, alice)
+    login(alice)
     client.get("/annotate/p/")
     lease = Assignment.objects.get(annotator=alice)
-    _login(client, bob)
+    login(bob)
     assert client.post(f"/annotate/p/tasks/{lease.pk}/submit/", {"choice": "left"}).status_code == 404
     assert client.post(f"/annotate/p/tasks/{lease.pk}/skip/", {"reason": "x"}).status_code == 404
     assert not Judgment.objects.exists()
 
 
-def test_a_task_is_submitted_only_through_its_own_projects_url(client):
+def test_a_task_is_submitted_only_through_its_own_projects_url(client, login):
     first, second = project_with_items(2, slug="first"), project_with_items(2, slug="second")
     (alice,) = annotators(first, 1)
     Membership.objects.create(project=second, user=alice, role=Role.ANNOTATOR)
-    _login(client, alice)
+    login(alice)
     client.get("/annotate/second/")
     lease = Assignment.objects.get(annotator=alice)
     assert client.post(f"/annotate/first/tasks/{lease.pk}/submit/", {"choice": "left"}).status_code == 404
@@ -56,10 +50,10 @@ def test_a_task_is_submitted_only_through_its_own_projects_url(client):
     assert Judgment.objects.get().metadata["project"] == "second"
 
 
-def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(client):
+def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(client, login):
     project = project_with_items(3, slug="p", rationale="required")
     (alice,) = annotators(project, 1)
-    _login(client, alice)
+    login(alice)
     client.get("/annotate/p/")
     lease = Assignment.objects.get(annotator=alice)
     missing = client.post(f"/annotate/p/tasks/{lease.pk}/submit/", {"choice": "left"}, HTTP_HX_REQUEST="true")
@@ -78,7 +72,7 @@ def test_a_submit_stores_a_judgment_in_data_terms_and_serves_the_next_task(clien
     assert Assignment.objects.filter(annotator=alice, state="leased").count() == 1  # the next one
 
 
-def test_likert_scores_land_on_the_right_candidates(client):
+def test_likert_scores_land_on_the_right_candidates(client, login):
     project = project_with_items(
         1,
         slug="l",
@@ -87,7 +81,7 @@ def test_likert_scores_land_on_the_right_candidates(client):
         config={"attributes": ["helpfulness", "verbosity"], "scale": [0, 4]},
     )
     (alice,) = annotators(project, 1)
-    _login(client, alice)
+    login(alice)
     client.get("/annotate/l/")
     lease = Assignment.objects.get(annotator=alice)
     data = {"score-0-helpfulness": "4", "score-0-verbosity": "1", "score-1-helpfulness": "0", "score-1-verbosity": "3"}
@@ -98,38 +92,38 @@ def test_likert_scores_land_on_the_right_candidates(client):
     assert client.post(f"/annotate/l/tasks/{lease.pk}/submit/", {**data, "score-0-helpfulness": "9"}).status_code == 400
 
 
-def test_a_reviewer_role_and_staff_may_open_the_page(client):
+def test_a_reviewer_role_and_staff_may_open_the_page(client, login):
     project = project_with_items(1, slug="p")
     reviewer = User.objects.create_user("rev")
     Membership.objects.create(project=project, user=reviewer, role=Role.REVIEWER)
-    _login(client, reviewer)
+    login(reviewer)
     assert client.get("/annotate/p/").status_code == 200
     staff = User.objects.create_user("staff", is_staff=True)
-    _login(client, staff)
+    login(staff)
     assert client.get("/annotate/p/").status_code == 200
 
 
-def test_earlier_annotations_show_only_when_the_project_is_not_blind(client):
+def test_earlier_annotations_show_only_when_the_project_is_not_blind(client, login):
     for blind in (True, False):
         slug = "blind" if blind else "open"
         project = project_with_items(1, slug=slug, overlap=2, blind=blind, rationale="optional")
         alice, bob = annotators(project, 2, prefix=f"{slug}-")
-        _login(client, alice)
+        login(alice)
         client.get(f"/annotate/{slug}/")
         lease = Assignment.objects.get(annotator=alice)
         client.post(f"/annotate/{slug}/tasks/{lease.pk}/submit/", {"choice": "left", "rationale": "alice-was-here"})
-        _login(client, bob)
+        login(bob)
         page = client.get(f"/annotate/{slug}/").content.decode()
         assert ("alice-was-here" in page) is (not blind)
         assert alice.username not in page, "never who said it"
 
 
-def test_only_owners_and_staff_export_a_project_and_no_email_leaks(client):
+def test_only_owners_and_staff_export_a_project_and_no_email_leaks(client, login):
     project = project_with_items(2, slug="exp", overlap=1)
     (alice,) = annotators(project, 1)
     alice.email = "alice@example.org"
     alice.save()
-    _login(client, alice)
+    login(alice)
     client.get("/annotate/exp/")
     lease = Assignment.objects.get(annotator=alice)
     client.post(f"/annotate/exp/tasks/{lease.pk}/submit/", {"choice": "left"})
@@ -137,14 +131,14 @@ def test_only_owners_and_staff_export_a_project_and_no_email_leaks(client):
     other = project_with_items(1, slug="other", overlap=1)
     owner_elsewhere = User.objects.create_user("owner2")
     Membership.objects.create(project=other, user=owner_elsewhere, role=Role.OWNER)
-    _login(client, owner_elsewhere)
+    login(owner_elsewhere)
     assert client.get("/annotate/exp/export/").status_code == 404  # another project's owner
     owner = User.objects.create_user("owner")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    _login(client, owner)
+    login(owner)
     response = client.get("/annotate/exp/export/")
     body = b"".join(response.streaming_content).decode()
     assert response.status_code == 200 and body.count("\n") == 1
     assert "alice@example.org" not in body and "alice" not in body and f"user:{alice.pk}" in body
-    _login(client, User.objects.create_user("staffer", is_staff=True))
+    login(User.objects.create_user("staffer", is_staff=True))
     assert client.get("/annotate/exp/export/").status_code == 200

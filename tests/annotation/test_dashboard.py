@@ -36,13 +36,7 @@ def _work(project, people, answer) -> list[tuple]:
     return triples
 
 
-def _login(client, user) -> None:
-    user.set_password("pw-123456")
-    user.save()
-    client.login(username=user.username, password="pw-123456")
-
-
-def test_the_dashboard_shows_agreement_quality_and_flags(client):
+def test_the_dashboard_shows_agreement_quality_and_flags(client, login):
     project = project_with_items(12, overlap=3, gold=4, gold_ratio=0.5)
     people = annotators(project, 4)
     careless = people[3]
@@ -56,7 +50,7 @@ def test_the_dashboard_shows_agreement_quality_and_flags(client):
     Assignment.objects.filter(annotator=careless).update(finished_at=timezone.now())
     owner = User.objects.create_user("olive")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    _login(client, owner)
+    login(owner)
     page = client.get(f"/annotate/{project.slug}/dashboard/").content.decode()
     expected = agreement.krippendorff_alpha(agreement.reliability_matrix(triples), "nominal").value
     assert f"{expected:.3f}" in page
@@ -64,24 +58,24 @@ def test_the_dashboard_shows_agreement_quality_and_flags(client):
     assert "ann3" in page and "gold accuracy 0.00" in page  # the careless one is flagged on gold
 
 
-def test_only_owners_and_staff_see_the_dashboard(client):
+def test_only_owners_and_staff_see_the_dashboard(client, login):
     project = project_with_items(2, overlap=1)
     (annotator,) = annotators(project, 1)
     reviewer = User.objects.create_user("rev")
     Membership.objects.create(project=project, user=reviewer, role=Role.REVIEWER)
     for user in (annotator, reviewer):
-        _login(client, user)
+        login(user)
         assert client.get(f"/annotate/{project.slug}/dashboard/").status_code == 404
-    _login(client, User.objects.create_user("boss", is_staff=True))
+    login(User.objects.create_user("boss", is_staff=True))
     assert client.get(f"/annotate/{project.slug}/dashboard/").status_code == 200
     client.logout()
     assert client.get(f"/annotate/{project.slug}/dashboard/").status_code == 302
 
 
-def test_an_empty_project_dashboard_says_so(client):
+def test_an_empty_project_dashboard_says_so(client, login):
     project = project_with_items(0, overlap=1, slug="empty")
     owner = User.objects.create_user("own")
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    _login(client, owner)
+    login(owner)
     page = client.get("/annotate/empty/dashboard/").content.decode()
     assert "No item has two annotations yet" in page and "No annotations yet" in page and "nan" not in page.lower()
