@@ -1,8 +1,35 @@
-"""What is derived from a candidate's text when it is stored."""
+"""What is derived from a candidate's text when it is stored.
+
+The style features of the rating engine's style control (ratings/engine/style.py) are counted
+here, in plain Python: answer tokens, and Markdown headers, list items and bold spans.
+"""
 
 from __future__ import annotations
 
-from ratings.engine.style import approximate_tokens, markdown_counts
+import re
+
+_FENCE = re.compile(r"```[^`]*```")
+_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
+_ORDERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+_UNORDERED = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
+_BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
+_BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def markdown_counts(text: str) -> tuple[int, int, int]:
+    """(headers, list items, bold spans) outside code fences, as FastChat counts them."""
+    prose = _FENCE.sub("", text)
+    return (
+        len(_HEADER.findall(prose)),
+        len(_ORDERED.findall(prose)) + len(_UNORDERED.findall(prose)),
+        len(_BOLD_STARS.findall(prose)) + len(_BOLD_UNDERSCORES.findall(prose)),
+    )
+
+
+def approximate_tokens(text: str) -> int:
+    """Words and punctuation marks: a tokenizer-free stand-in when a backend did not report tokens."""
+    return len(_TOKEN.findall(text))
 
 
 def style_fields(text: str, output_tokens: int | None = None) -> dict[str, int]:

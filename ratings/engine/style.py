@@ -1,8 +1,9 @@
 """Style control: Bradley–Terry with per-vote style covariates (LMArena's method).
 
 The features are FastChat's four: answer tokens, Markdown headers, list items and bold spans,
-the last three counted outside code fences. Per vote and feature: (a − b) / (a + b + 1), then
-standardized over the votes. The model is logit P(a ≻ b) = θa − θb + x·β, so θ is a model's
+the last three counted outside code fences (counted when a candidate is stored, in
+annotation/candidates.py; the engine gets the counts). Per vote and feature: (a − b) / (a + b + 1),
+then standardized over the votes. The model is logit P(a ≻ b) = θa − θb + x·β, so θ is a model's
 strength with the style effect taken out and β says how much each feature sways the voters.
 
 Defaults differ from arena-rank's on purpose: no L2 shrinkage of β (arena-rank uses reg = 1.0,
@@ -15,7 +16,6 @@ block of the Hessian is aggregated per pair, so a million votes fit in well unde
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,29 +26,6 @@ from scipy.special import expit, log_expit
 from ratings.engine.votes import RatingError, Votes
 
 FEATURES = ("tokens", "headers", "lists", "bold")
-
-_FENCE = re.compile(r"```[^`]*```")
-_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
-_ORDERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
-_UNORDERED = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
-_BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
-_BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def markdown_counts(text: str) -> tuple[int, int, int]:
-    """(headers, list items, bold spans) outside code fences, as FastChat counts them."""
-    prose = _FENCE.sub("", text)
-    return (
-        len(_HEADER.findall(prose)),
-        len(_ORDERED.findall(prose)) + len(_UNORDERED.findall(prose)),
-        len(_BOLD_STARS.findall(prose)) + len(_BOLD_UNDERSCORES.findall(prose)),
-    )
-
-
-def approximate_tokens(text: str) -> int:
-    """Words and punctuation marks: a tokenizer-free stand-in when a backend did not report tokens."""
-    return len(_TOKEN.findall(text))
 
 
 def style_matrix(counts_a: np.ndarray, counts_b: np.ndarray) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from ratings.engine import bradley_terry, counting, intervals, style, ties, winrate
-from ratings.engine.leaderboard import rate
 from ratings.engine.votes import RatingError, Votes, pair_counts, votes_from_records
 from tests.ratings.data import evalica_votes, golden, planted
+from tests.ratings.data import rate_json as rate
 
 
 def _relative_error(scores: np.ndarray, expected: dict[str, float], models: tuple[str, ...]) -> float:
@@ -123,12 +123,6 @@ def test_style_control_recovers_planted_style_effects():
     # Ignoring style leaves part of it in the ratings: the plain fit is further from the truth.
     plain = bradley_terry.fit(pair_counts(votes).wins()).theta
     assert np.abs(plain - truth).max() > np.abs(fitted.theta - truth).max()
-
-
-def test_markdown_counts_skip_code_fences():
-    text = "# Title\n\n## Part\n- one\n- two\n1. first\n**bold** and __also__\n```\n# not a header\n- nor a list\n```\n"
-    assert style.markdown_counts(text) == (2, 3, 2)
-    assert style.approximate_tokens("Hello, world!") == 4
 
 
 def test_style_result_reports_coefficients_and_intervals():
