@@ -27,9 +27,9 @@ from django.conf import settings
 
 from annotation.markdown import render_markdown
 from arena.models import Answer, AnswerState, Battle, BattleState
+from arena.pooled_sync import pooled_sync_to_async
 from arena.services import judge_label
 from arena.voters import voter_key_from_cookie
-from config.websocket_auth import pooled_sync_to_async
 from workers import publishing
 
 FORBIDDEN = 4403

@@ -9,31 +9,10 @@ visitors in benchmarks/streaming.py. The lookup is the same; only the thread it 
 
 from __future__ import annotations
 
-import functools
-
-from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddleware, get_user
 from channels.sessions import CookieMiddleware, SessionMiddleware
-from django.db import close_old_connections
 
-
-def pooled_sync_to_async(func):
-    """Run ``func`` on any free thread of the process's pool, and give its database connection back.
-
-    For the database reads of a websocket's handshake. The connection goes back to the pool
-    inside the call, on the thread that took it: closed outside it (as channels'
-    database_sync_to_async does), a pooled thread's connection stayed checked out.
-    """
-
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)
-
+from arena.pooled_sync import pooled_sync_to_async
 
 _get_user = pooled_sync_to_async(get_user.func)
 
