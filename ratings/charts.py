@@ -5,12 +5,14 @@ Only numbers and model names (escaped by the template) reach the page: no markup
 
 from __future__ import annotations
 
+from ratings.engine.result import Matrices, Row
+
 WIDTH, ROW, LEFT = 640, 18, 0
 
 
-def interval_chart(rows: list[dict]) -> dict:
+def interval_chart(rows: list[Row]) -> dict:
     """Ratings with their intervals as x positions (0..WIDTH) on a shared axis, one row per model."""
-    values = [v for r in rows for v in (r["rating"], r.get("lower"), r.get("upper")) if v is not None]
+    values = [v for r in rows for v in (r.rating, r.lower, r.upper) if v is not None]
     lo, hi = min(values), max(values)
     pad = max(1.0, (hi - lo) * 0.05)
     lo, hi = lo - pad, hi + pad
@@ -30,11 +32,11 @@ def interval_chart(rows: list[dict]) -> dict:
         "rows": [
             {
                 "y": ROW * i + ROW // 2,
-                "model": r["model"],
-                "x": x(r["rating"]),
-                "x_lower": x(r.get("lower")),
-                "x_upper": x(r.get("upper")),
-                "rating": r["rating"],
+                "model": r.model,
+                "x": x(r.rating),
+                "x_lower": x(r.lower),
+                "x_upper": x(r.upper),
+                "rating": r.rating,
             }
             for i, r in enumerate(rows)
         ],
@@ -50,20 +52,21 @@ def _nice_step(raw: float) -> float:
     return float(round(raw, -3))
 
 
-def heatmap(matrices: dict | None, which: str) -> dict | None:
+def heatmap(matrices: Matrices | None, which: str) -> dict | None:
     """Cells of the win-rate matrix (row beats column) with a colour lightness from the rate."""
-    if not matrices:
+    if matrices is None:
         return None
-    which = which if which in ("observed", "predicted") and which in matrices else "observed"
-    values = matrices[which]
+    has_predicted = matrices.predicted is not None
+    which = which if which == "predicted" and has_predicted else "observed"
+    values = matrices.predicted if which == "predicted" else matrices.observed
     rows = []
-    for i, model in enumerate(matrices["models"]):
+    for i, model in enumerate(matrices.models):
         cells = []
-        for j, _ in enumerate(matrices["models"]):
+        for j, _ in enumerate(matrices.models):
             v = values[i][j] if i != j else None
             # Blue for winning, red for losing; white at 50 %.
             hue = 210 if v is not None and v >= 0.5 else 5
             light = 100 if v is None else round(100 - abs(v - 0.5) * 2 * 55)
             cells.append({"value": v, "hue": hue, "light": light})
         rows.append({"model": model, "cells": cells})
-    return {"which": which, "models": matrices["models"], "rows": rows, "has_predicted": "predicted" in matrices}
+    return {"which": which, "models": matrices.models, "rows": rows, "has_predicted": has_predicted}

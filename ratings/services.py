@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ratings import selectors
 from ratings.boards import Board, scheduled_boards
+from ratings.embeddings import cached_prompt_embeddings
 from ratings.engine import summaries
-from ratings.engine.leaderboard import Prompts, rate
+from ratings.engine.leaderboard import rate
+from ratings.engine.methods import Prompts
+from ratings.engine.result import RatingResult
 from ratings.engine.votes import RatingError
 from ratings.models import RatingRun, RunState
+
+# The Celery task that fits a run (ratings.tasks.fit_ratings). It is sent by name: the tasks import this
+# module, and this module does not import them back.
+FIT_TASK = "ratings.fit"
 
 
 def run_create(*, board: Board, trigger: str, enqueue: bool = True) -> RatingRun:
     """A queued run; with ``enqueue`` the Celery task is sent once the row is committed."""
     run = RatingRun.objects.create(board=board.key, parameters=board.as_dict(), trigger=trigger)
     if enqueue:
-        from ratings.tasks import fit_ratings
-
-        transaction.on_commit(lambda: fit_ratings.delay(run.pk))
+        transaction.on_commit(lambda: current_app.send_task(FIT_TASK, args=[run.pk]))
     return run
 
 
@@ -81,7 +88,7 @@ def run_execute(run_id: int) -> RatingRun:
         result = _fit(board, loaded, report, prompts)
         timings["fit_s"] = round(time.perf_counter() - fit_started, 4)
         if len(loaded.votes):
-            result["bias"] = bias_panel(loaded)
+            result = replace(result, bias=bias_panel(loaded))
     except RatingError as error:
         return _finish(run, started, timings, state=RunState.FAILED, error=str(error))
     except Exception as error:  # the run must not stay "running" whatever went wrong
@@ -93,13 +100,11 @@ def run_execute(run_id: int) -> RatingRun:
 def prompts_load(board: Board, loaded: selectors.LoadedVotes) -> Prompts:
     """Each vote's prompt and one embedding per distinct prompt (stored ones reused), for the prompt-routed
     mixture; at most AGORA_MIXTURE_MAX_PROMPTS distinct prompts."""
-    from ratings.embeddings import cached_prompt_embeddings
-
     found = selectors.vote_prompts(loaded.comparison, limit=settings.AGORA_MIXTURE_MAX_PROMPTS, category=board.category)
     return Prompts(found.texts, cached_prompt_embeddings(found.texts), found.rows)
 
 
-def _fit(board: Board, loaded: selectors.LoadedVotes, report, prompts: Prompts | None = None) -> dict:
+def _fit(board: Board, loaded: selectors.LoadedVotes, report, prompts: Prompts | None = None) -> RatingResult:
     votes = loaded.votes
     return rate(
         votes,
@@ -122,13 +127,13 @@ def _finish(
     timings: dict,
     *,
     state: str,
-    result: dict | None = None,
+    result: RatingResult | None = None,
     error: str = "",
     loaded: selectors.LoadedVotes | None = None,
 ) -> RatingRun:
     store_started = time.perf_counter()
     run.state = state
-    run.result = result
+    run.result = None if result is None else result.to_dict()
     run.error = error
     run.progress = 1.0 if state == RunState.DONE else run.progress
     if loaded is not None:

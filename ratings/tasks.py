@@ -7,7 +7,7 @@ from celery import shared_task
 from ratings import services
 
 
-@shared_task(name="ratings.fit")
+@shared_task(name=services.FIT_TASK)
 def fit_ratings(run_id: int) -> str:
     return services.run_execute(run_id).state
 

@@ -9,22 +9,23 @@ from annotation.models import Source
 from annotation.selectors import pairwise_results
 from ratings import charts, selectors
 from ratings.boards import Board, board_from_query
+from ratings.engine.result import RatingResult
 from ratings.services import run_create
 
 
-def _groups(result: dict | None) -> list[dict]:
+def _groups(result: RatingResult | None) -> list[dict]:
     """The mixture's groups for the page: ranking, weight and (prompt-routed) the prompts routed to each."""
-    if not result or "group_rankings" not in result:
+    if result is None or result.mixture is None:
         return []
-    weights = result.get("group_weights") or []
-    routed = result.get("group_prompts") or []
+    weights = result.mixture.group_weights
+    routed = result.mixture.group_prompts or []
     return [
         {
             "ranking": ranking,
             "weight": weights[k] if k < len(weights) else None,
             "routed": routed[k] if k < len(routed) else None,
         }
-        for k, ranking in enumerate(result["group_rankings"])
+        for k, ranking in enumerate(result.mixture.group_rankings)
     ]
 
 
@@ -44,7 +45,7 @@ def leaderboard(request):
     in_flight = selectors.run_in_flight(board)
     if run is None and in_flight is None:
         in_flight = run_create(board=board, trigger="page")
-    result = run.result if run else None
+    result = RatingResult.from_dict(run.result) if run and run.result else None
     context = {
         "board": board,
         "refusal": refusal,
@@ -56,8 +57,8 @@ def leaderboard(request):
         "observed": pairwise_results() if run is None else None,
         "categories": selectors.categories(),
         "sources": Source.choices,
-        "chart": charts.interval_chart(result["models"]) if result and result.get("models") else None,
-        "heatmap": charts.heatmap(result.get("matrices"), request.GET.get("matrix", "observed")) if result else None,
+        "chart": charts.interval_chart(result.models) if result and result.models else None,
+        "heatmap": charts.heatmap(result.matrices, request.GET.get("matrix", "observed")) if result else None,
     }
     template = (
         "ratings/leaderboard.html#fit-status"

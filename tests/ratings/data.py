@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ratings.engine import style
+from ratings.engine.leaderboard import rate
 from ratings.engine.votes import Votes, votes_from_records
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -41,8 +43,6 @@ def planted(
     extra = {}
     x = None
     if beta is not None:
-        from ratings.engine import style
-
         extra = {
             "style_a": rng.poisson([300, 3, 5, 4], (n_votes, 4)),
             "style_b": rng.poisson([300, 3, 5, 4], (n_votes, 4)),
@@ -57,3 +57,8 @@ def planted(
         models=tuple(f"m{i:03d}" for i in range(n_models)), a=a, b=b, y=y, tie=tie, w=np.ones(n_votes), extra=extra
     )
     return votes, theta - theta.mean(), x
+
+
+def rate_json(votes: Votes, **options) -> dict:
+    """``rate()``'s result in its JSON form, the dict a stored run keeps: for the tests that read it by key."""
+    return rate(votes, **options).to_dict()

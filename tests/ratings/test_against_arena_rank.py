@@ -10,8 +10,8 @@ from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry
 from arena_rank.utils.data_utils import ContextualPairDataset, PairDataset
 
 from ratings.engine import style
-from ratings.engine.leaderboard import rate
 from tests.ratings.data import planted
+from tests.ratings.data import rate_json as rate
 
 RAW = [f"raw_{f}" for f in style.FEATURES]
 

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Source
 from ratings.boards import Board
-from ratings.engine.leaderboard import CI_METHODS, METHODS, MIXTURE_MODES
+from ratings.engine.methods import CI_METHODS, METHODS, MIXTURE_MODES
+from ratings.engine.result import RatingResult
 from ratings.models import RunState
 from ratings.services import run_create, run_execute
 
@@ -65,17 +66,19 @@ class Command(BaseCommand):
         }
         if options["output"]:
             options["output"].write_text(json.dumps(document, indent=2, allow_nan=False))
-        rows = run.result["models"]
+        result = RatingResult.from_dict(run.result)
         self.stdout.write(
-            f"{run.result['judgments']} judgments, {len(rows)} models, {run.duration_ms} ms ({run.board}, run {run.pk})"
+            f"{result.judgments} judgments, {len(result.models)} models, {run.duration_ms} ms "
+            f"({run.board}, run {run.pk})"
         )
-        for warning in run.result.get("warnings", []):
+        for warning in result.warnings:
             self.stdout.write(f"  note: {warning}")
-        for i, row in enumerate(rows[:20], 1):
-            ci = f"  [{row['lower']:.1f}, {row['upper']:.1f}]" if row.get("lower") is not None else ""
-            self.stdout.write(f"{i:3d}. {row['model']:<40} {row['rating']:9.2f}{ci}  ({row['battles']} votes)")
-        for k, routed in enumerate(run.result.get("group_prompts", []), 1):
-            examples = "; ".join(repr(e["prompt"][:60]) for e in routed["examples"])
+        for i, row in enumerate(result.models[:20], 1):
+            ci = f"  [{row.lower:.1f}, {row.upper:.1f}]" if row.lower is not None else ""
+            self.stdout.write(f"{i:3d}. {row.model:<40} {row.rating:9.2f}{ci}  ({row.battles} votes)")
+        routed = result.mixture.group_prompts if result.mixture else None
+        for k, group in enumerate(routed or [], 1):
+            examples = "; ".join(repr(e.prompt[:60]) for e in group.examples)
             self.stdout.write(
-                f"  group {k}: the main group of {routed['prompts']} prompts ({routed['votes']} votes), e.g. {examples}"
+                f"  group {k}: the main group of {group.prompts} prompts ({group.votes} votes), e.g. {examples}"
             )
