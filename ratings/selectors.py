@@ -6,14 +6,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.db import connection
 
-from annotation.models import Source
+from annotation.models import Candidate, Comparison, Judgment, Outcome, Source
+from annotation.storable import storable_text_problem
 from ratings.boards import Board
-from ratings.engine.votes import Votes
+from ratings.engine.votes import RatingError, Votes
 from ratings.models import RatingRun, RunState
 
 SOURCES = list(Source.values)
+# The tables the SQL below reads, as the models name them.
+JUDGMENTS = Judgment._meta.db_table
+CANDIDATES = Candidate._meta.db_table
+COMPARISONS = Comparison._meta.db_table
+
+
+def _literal(value: str) -> str:
+    """One of our own constants (an enum's value) as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
 
 # The judgments and their candidates come out of PostgreSQL as one row of columns: each column is
 # one bytea made by string_agg over the values' binary send form, which numpy reads in one call.
@@ -38,11 +50,16 @@ JUDGMENT_COLUMNS = [
     ("judge", "hashtext(j.judge)", "int4"),
     ("preference", "COALESCE(j.preference, 'NaN'::float8)", "float8"),
     ("strength", f"COALESCE(j.strength, {NO_STRENGTH})", "int2"),
-    ("outcome", "CASE j.outcome WHEN 'a' THEN 1 WHEN 'b' THEN 0 WHEN 'tie' THEN 2 ELSE -1 END", "int2"),
+    (
+        "outcome",
+        f"CASE j.outcome WHEN {_literal(Outcome.A)} THEN 1 WHEN {_literal(Outcome.B)} THEN 0"
+        f" WHEN {_literal(Outcome.TIE)} THEN 2 ELSE -1 END",
+        "int2",
+    ),
     ("source", "COALESCE(array_position({sources}, j.source), 0)", "int2"),
     ("first", "COALESCE((j.display_order -> 0)::text::int2, -1::int2)", "int2"),
 ]
-JUDGMENTS_FROM = "FROM annotation_judgment j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"
+JUDGMENTS_FROM = f"FROM {JUDGMENTS} j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"
 
 # Models travel as 64-bit hashes of their names, mapped back through the few distinct names:
 # joining two million candidates to the model list cost PostgreSQL as much as reading them.
@@ -57,15 +74,15 @@ STYLE_COLUMNS = [
     ("lists", "COALESCE(k.style_lists, 0)", "int4"),
     ("bold", "COALESCE(k.style_bold, 0)", "int4"),
 ]
-CANDIDATES_FROM = "FROM annotation_candidate k WHERE k.position < 2"
+CANDIDATES_FROM = f"FROM {CANDIDATES} k WHERE k.position < 2"
 
 # The distinct models by walking the model index (a "loose index scan"): one probe per model
 # instead of reading every candidate.
-MODELS_SQL = """
+MODELS_SQL = f"""
     WITH RECURSIVE m AS (
-        SELECT min(model) AS name FROM annotation_candidate
+        SELECT min(model) AS name FROM {CANDIDATES}
         UNION ALL
-        SELECT (SELECT min(model) FROM annotation_candidate WHERE model > m.name) FROM m WHERE m.name IS NOT NULL
+        SELECT (SELECT min(model) FROM {CANDIDATES} WHERE model > m.name) FROM m WHERE m.name IS NOT NULL
     )
     SELECT name, hashtextextended(name, 0) FROM m WHERE name IS NOT NULL
 """
@@ -73,14 +90,12 @@ MODELS_SQL = """
 # Each comparison's prompt as a 64-bit hash (the first 16 hex digits of its MD5): votes on the same
 # prompt find each other in numpy, and only one text per distinct prompt is read.
 PROMPT_COLUMNS = [("comparison", "c.id", "int8"), ("hash", "('x' || left(md5(c.prompt), 16))::bit(64)::int8", "int8")]
-PROMPTS_FROM = "FROM annotation_comparison c {filters}"
+PROMPTS_FROM = f"FROM {COMPARISONS} c {{filters}}"
 
 
 def _columns(columns: list[tuple[str, str, str]], from_sql: str, params: list) -> dict[str, np.ndarray]:
     """The columns of the rows ``from_sql`` selects, one native numpy array each."""
     select = ", ".join(f"string_agg({SEND[kind][0]}(({expr})::{kind}), ''::bytea)" for _, expr, kind in columns)
-    import psycopg
-
     connection.ensure_connection()
     # A plain (server-binding) psycopg cursor: Django's client-side one cannot ask for binary results,
     # and in binary a bytea arrives as bytes instead of hex text.
@@ -150,12 +165,12 @@ def votes_load(board: Board) -> LoadedVotes:
         raise RuntimeError("two model names share a 64-bit hash; the loader cannot tell them apart")
     filters, params = [], []
     if board.category:
-        filters.append("AND j.comparison_id IN (SELECT id FROM annotation_comparison WHERE category = %s)")
+        filters.append(f"AND j.comparison_id IN (SELECT id FROM {COMPARISONS} WHERE category = %s)")
         params.append(board.category)
     if board.source:
         filters.append("AND j.source = %s")
         params.append(board.source)
-    sources = "ARRAY[" + ", ".join(f"'{value}'" for value in SOURCES) + "]::text[]"  # our own constants
+    sources = "ARRAY[" + ", ".join(_literal(value) for value in SOURCES) + "]::text[]"
     judgment_columns = [(name, expr.format(sources=sources), kind) for name, expr, kind in JUDGMENT_COLUMNS]
     judgments_from = " ".join([JUDGMENTS_FROM, *filters])
     candidate_columns = CANDIDATE_COLUMNS + (STYLE_COLUMNS if board.style else [])
@@ -240,8 +255,6 @@ def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> V
     """The distinct prompts of these votes (given by comparison id) and each vote's prompt.
 
     Raises RatingError when there are more than ``limit`` distinct prompts (each is embedded)."""
-    from ratings.engine.votes import RatingError
-
     filters, params = "", []
     if category:
         filters, params = "WHERE c.category = %s", [category]
@@ -260,7 +273,7 @@ def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> V
     # One comparison per distinct prompt is enough to read its text.
     wanted = comparison[first].tolist()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, prompt FROM annotation_comparison WHERE id = ANY(%s)", [wanted])
+        cursor.execute(f"SELECT id, prompt FROM {COMPARISONS} WHERE id = ANY(%s)", [wanted])
         text = dict(cursor.fetchall())
     return VotePrompts([text[c] for c in wanted], rows.ravel().astype(np.int64))
 
@@ -276,8 +289,6 @@ def run_in_flight(board: Board) -> RatingRun | None:
 
 
 def judgments_since(last_judgment_id: int | None) -> int:
-    from annotation.models import Judgment
-
     qs = Judgment.objects.all()
     if last_judgment_id is not None:
         qs = qs.filter(id__gt=last_judgment_id)
@@ -286,15 +297,10 @@ def judgments_since(last_judgment_id: int | None) -> int:
 
 def category_known(name: str) -> bool:
     """Whether any comparison has this category: a board is only fitted for a category that exists."""
-    from annotation.models import Comparison
-    from annotation.storable import storable_text_problem
-
     return not storable_text_problem(name) and Comparison.objects.filter(category=name).exists()
 
 
 def categories() -> list[str]:
-    from annotation.models import Comparison
-
     return list(
         Comparison.objects.exclude(category="").values_list("category", flat=True).distinct().order_by("category")
     )
@@ -302,11 +308,11 @@ def categories() -> list[str]:
 
 def judge_tie_rates(limit: int = 15, min_votes: int = 20) -> list[dict]:
     """Judges with the highest tie rates (at least ``min_votes`` pairwise votes)."""
-    sql = """
-        SELECT judge, COUNT(*), AVG((outcome = 'tie')::int)::float8
-        FROM annotation_judgment WHERE outcome IS NOT NULL
+    sql = f"""
+        SELECT judge, COUNT(*), AVG((outcome = %s)::int)::float8
+        FROM {JUDGMENTS} WHERE outcome IS NOT NULL
         GROUP BY judge HAVING COUNT(*) >= %s ORDER BY 3 DESC, 2 DESC LIMIT %s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [min_votes, limit])
+        cursor.execute(sql, [Outcome.TIE.value, min_votes, limit])
         return [{"judge": j, "n": n, "tie_rate": r} for j, n, r in cursor.fetchall()]
