@@ -6,13 +6,13 @@ from annotation.models import (
     Assignment,
     Candidate,
     Comparison,
-    ExportJob,
     Item,
     Judgment,
     Membership,
     Project,
     Score,
 )
+from annotation.projects import items_reopen
 
 
 class CandidateInline(CheckedTabularInline):
@@ -130,8 +130,6 @@ class ProjectAdmin(CheckedModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and "overlap" in form.changed_data:
-            from annotation.projects import items_reopen
-
             items_reopen(obj)  # the queue's open flags follow the new overlap
 
 
@@ -148,69 +146,3 @@ class AssignmentAdmin(CheckedModelAdmin):
     list_display = ["id", "item", "annotator", "state", "leased_at", "expires_at", "finished_at"]
     list_filter = ["state", "item__project"]
     raw_id_fields = ["item", "annotator", "judgment"]
-
-
-@admin.register(ExportJob)
-class ExportJobAdmin(CheckedModelAdmin):
-    """Staff export anything: "Add export job" opens the export form; the list shows progress and files."""
-
-    list_display = ["id", "export_format", "project", "state", "progress", "rows", "created_by", "created_at", "files"]
-    list_filter = ["state", "project"]
-    readonly_fields = [f.name for f in ExportJob._meta.fields] + ["files"]
-
-    @admin.display(description="format")
-    def export_format(self, job):
-        return f"{job.parameters.get('format')} ({job.parameters.get('file_format', 'jsonl')})"
-
-    @admin.display(description="files")
-    def files(self, job):
-        from django.urls import reverse
-        from django.utils.html import format_html, format_html_join
-
-        if job.state != "done" or not job.manifest:
-            return "—"
-        names = [f["path"] for f in job.manifest["files"]] + ["manifest.json"]
-        return format_html_join(
-            " ", '<a href="{}">{}</a>', ((reverse("annotation:export_download", args=[job.pk, n]), n) for n in names)
-        ) or format_html("—")
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a job is a record of what ran
-
-    def add_view(self, request, form_url="", extra_context=None):
-        from django.contrib import messages
-        from django.shortcuts import redirect
-        from django.template.response import TemplateResponse
-
-        from annotation.export_forms import ExportForm
-        from annotation.exports.jobs import ExportError, export_job_create
-
-        form = ExportForm(request.POST or None, staff=True)
-        if request.method == "POST" and form.is_valid():
-            try:
-                job = export_job_create(user=request.user, params=form.params())
-                messages.success(request, f"Export {job.pk} is queued; its files appear here when it is done.")
-                return redirect("admin:annotation_exportjob_changelist")
-            except ExportError as error:
-                form.add_error(None, str(error))
-        context = {
-            **self.admin_site.each_context(request),
-            "form": form,
-            "title": "Export a dataset",
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/annotation/exportjob/new.html", context)
-
-
-@admin.action(description="Export the selected projects' judgments (TRL preference, JSONL)")
-def export_projects(modeladmin, request, queryset):
-    from annotation.exports.jobs import export_job_create
-
-    for project in queryset:
-        export_job_create(
-            user=request.user, params={"format": "trl-preference", "file_format": "jsonl", "project": project.slug}
-        )
-    modeladmin.message_user(request, f"{queryset.count()} export(s) queued; see Export jobs.")
-
-
-ProjectAdmin.actions = [export_projects]

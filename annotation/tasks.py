@@ -19,10 +19,3 @@ def pre_annotate(project_id: int, model_name: str, limit: int = 1000) -> dict:
 
     report = project_pre_annotate(project=Project.objects.get(pk=project_id), model_name=model_name, limit=limit)
     return report.__dict__
-
-
-@shared_task(name="annotation.run_export")
-def run_export(job_id: int) -> str:
-    from annotation.exports.jobs import export_job_run
-
-    return export_job_run(job_id).state

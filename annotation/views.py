@@ -32,7 +32,7 @@ PROJECT_FOR_SQL = """
 """
 
 
-def _project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
+def project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
     """The project if the user may work in it with one of ``roles`` (staff may do everything); else 404.
     One query: the membership comes along with the project."""
     found = list(Project.objects.raw(PROJECT_FOR_SQL, [request.user.pk, list(roles), slug]))
@@ -74,7 +74,7 @@ def _render_task(request, project: Project, *, error: str = "", status: int = 20
 
 @login_required
 def task(request, slug: str):
-    return _render_task(request, _project_for(request, slug))
+    return _render_task(request, project_for(request, slug))
 
 
 def _own_assignment(request, project: Project, assignment_id: int) -> Assignment:
@@ -89,7 +89,7 @@ def _own_assignment(request, project: Project, assignment_id: int) -> Assignment
 @login_required
 @require_POST
 def submit(request, slug: str, assignment_id: int):
-    project = _project_for(request, slug)
+    project = project_for(request, slug)
     # The page's own clock, so a refusal here is a tampered or broken page: say so, keep the task.
     spent, refusal = int_refusal(request.POST.get("time_spent_ms"), what="time_spent_ms")
     try:
@@ -115,7 +115,7 @@ def submit(request, slug: str, assignment_id: int):
 @login_required
 @require_POST
 def skip(request, slug: str, assignment_id: int):
-    project = _project_for(request, slug)
+    project = project_for(request, slug)
     assignment = _own_assignment(request, project, assignment_id)
     try:
         assignment_skip(assignment_id=assignment.pk, annotator=request.user, reason=request.POST.get("reason", ""))
@@ -130,7 +130,7 @@ def skip(request, slug: str, assignment_id: int):
 @login_required
 def dashboard(request, slug: str):
     """Owners (and staff) only: agreement, annotator quality and flags name people."""
-    project = _project_for(request, slug, roles=(Role.OWNER,))
+    project = project_for(request, slug, roles=(Role.OWNER,))
     return render(request, "annotation/dashboard.html", {"project": project, "d": project_dashboard(project)})
 
 
@@ -140,7 +140,7 @@ SETTINGS_ACTIONS = ("save", "member", "remove", "upload", "battles")
 @login_required
 def project_settings(request, slug: str):
     """Owners (and staff): the project's settings and task configuration, its items, and who works in it."""
-    project = _project_for(request, slug, roles=(Role.OWNER,))
+    project = project_for(request, slug, roles=(Role.OWNER,))
     action = request.POST.get("action") if request.method == "POST" else None
     form = ProjectSettingsForm(request.POST if action == "save" else None, instance=project)
     member_form = MemberForm(request.POST if action == "member" else None)
@@ -192,73 +192,3 @@ def project_settings(request, slug: str):
         "gold_items": project.items.filter(is_gold=True).count(),
     }
     return render(request, "annotation/settings.html", context, status=status)
-
-
-@login_required
-def export(request, slug: str):
-    """The project's judgments as raw JSONL (the format import_judgments reads back); owners and staff only."""
-    from django.http import StreamingHttpResponse
-
-    from annotation.exports.raw import raw_lines
-    from annotation.exports.selection import project_filter
-
-    project = _project_for(request, slug, roles=(Role.OWNER,))
-    judgments = Judgment.objects.filter(project_filter(project.slug))
-    response = StreamingHttpResponse(raw_lines(judgments), content_type="application/x-ndjson")
-    response["Content-Disposition"] = f'attachment; filename="{project.slug}-judgments.jsonl"'
-    return response
-
-
-def _exports_context(request, project: Project, form) -> dict:
-    from annotation.models import ExportJob
-
-    jobs = ExportJob.objects.filter(project=project).order_by("-id")[:20]
-    return {
-        "project": project,
-        "form": form,
-        "jobs": jobs,
-        "running": any(j.state in ("queued", "running") for j in jobs),
-    }
-
-
-@login_required
-def exports(request, slug: str):
-    """A project's owners (and staff) export its data in any format, in the background."""
-    from annotation.export_forms import ExportForm
-    from annotation.exports.jobs import ExportError, export_job_create
-
-    project = _project_for(request, slug, roles=(Role.OWNER,))
-    form = ExportForm(request.POST or None, project=project)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                export_job_create(user=request.user, params=form.params())
-                return redirect("annotation:exports", slug=slug)
-            except ExportError as error:
-                form.add_error(None, str(error))
-        status = 400
-    template = "annotation/exports.html#jobs" if request.htmx else "annotation/exports.html"
-    return render(request, template, _exports_context(request, project, form), status=status)
-
-
-@login_required
-def export_download(request, job_id: int, name: str):
-    """A finished job's file: for staff, or for the owners of the job's project."""
-    from django.http import FileResponse
-
-    from annotation.exports.jobs import job_file
-    from annotation.models import ExportJob
-
-    job = ExportJob.objects.filter(pk=job_id).select_related("project").first()
-    allowed = job is not None and (
-        request.user.is_staff
-        or (
-            job.project is not None
-            and Membership.objects.filter(project=job.project, user=request.user, role=Role.OWNER).exists()
-        )
-    )
-    path = job_file(job, name) if allowed else None
-    if path is None:
-        raise Http404("No such export file.")
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"export-{job.pk}-{name}")

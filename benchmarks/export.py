@@ -82,10 +82,10 @@ def child(args: argparse.Namespace, env: Env) -> None:
     import django
 
     django.setup()
-    from annotation.exports.dataset import export_dataset
-    from annotation.exports.formats import Options, get_format
-    from annotation.exports.privacy import Privacy
-    from annotation.exports.selection import ExportFilters
+    from agora_datasets.exports.dataset import export_dataset
+    from agora_datasets.exports.formats import Options, get_format
+    from agora_datasets.exports.privacy import Privacy
+    from agora_datasets.exports.selection import ExportFilters
 
     fmt = get_format("trl-preference")
     options = Options(privacy=Privacy.create(salt=SALT), margin=True)

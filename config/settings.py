@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "annotation",
+    "agora_datasets",  # label "datasets"
     "arena",
     "ratings",
     "workers",

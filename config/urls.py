@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from agora_datasets import urls as datasets_urls
+from annotation import urls as annotation_urls
 from config import views
 from config.login_form import AdminLoginForm, LoginForm
 
@@ -13,7 +15,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("arena/", include("arena.urls")),
-    path("annotate/", include("annotation.urls")),
+    # The export pages are agora_datasets' but keep their paths and names in the annotation namespace.
+    path("annotate/", include((annotation_urls.urlpatterns + datasets_urls.urlpatterns, annotation_urls.app_name))),
     path("leaderboard/", include("ratings.urls")),
     path("admin/", admin.site.urls),
 ]

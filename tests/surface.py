@@ -14,7 +14,8 @@ from django.contrib.auth.models import User
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from annotation.models import Candidate, Comparison, ExportJob, Membership, Project, Role, Source, TaskType
+from agora_datasets.models import ExportJob
+from annotation.models import Candidate, Comparison, Membership, Project, Role, Source, TaskType
 from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
 from tests.annotation.queue_data import project_with_items
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.test.utils import override_settings
 
-from annotation.models import ExportState
+from agora_datasets.models import ExportState
 from tests.surface import PERSONAS, concrete, routes
 
 pytestmark = pytest.mark.django_db

@@ -388,7 +388,7 @@ def _agora_record() -> dict:
     """A real raw export line of one judgment with a score: the fields are the export's own."""
     from django.utils import timezone
 
-    from annotation.exports.raw import raw_lines
+    from agora_datasets.exports.raw import raw_lines
     from annotation.models import Candidate, Comparison, Judgment, Score, Source
 
     c = Comparison.objects.create(
@@ -459,7 +459,7 @@ _MISSING = object()
 
 @pytest.mark.parametrize("format", ["agora", "arena"])
 def test_no_generated_record_breaks_an_import_and_every_refusal_names_its_line(format, tmp_path):
-    from annotation.imports.service import ImportRejected, judgments_import
+    from agora_datasets.imports.service import ImportRejected, judgments_import
     from annotation.models import Judgment
 
     valid = _agora_record() if format == "agora" else ARENA_RECORD

@@ -13,7 +13,7 @@ from annotation.models import Comparison
 from ratings import embeddings
 from ratings.boards import Board, board_from_query
 from ratings.models import PromptEmbedding, RatingRun, RunState
-from tests.annotation.test_import import LLMFAO, run_import
+from tests.datasets.test_import import LLMFAO, run_import
 from tests.ratings.test_leaderboard_page import EVIL, _battles, _fitted
 from tests.ratings.test_refresh import fit
 

@@ -15,8 +15,8 @@ from django.test import override_settings
 from ratings import selectors, services
 from ratings.boards import Board
 from ratings.models import RatingRun, RunState
-from tests.annotation.test_import import LLMFAO, run_import
 from tests.conftest import running_worker
+from tests.datasets.test_import import LLMFAO, run_import
 from tests.ratings.data import golden
 
 pytestmark = pytest.mark.django_db

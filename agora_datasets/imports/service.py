@@ -17,10 +17,10 @@ from pathlib import Path
 
 from django.db import IntegrityError, transaction
 
+from agora_datasets.imports.agora import AgoraFormat
+from agora_datasets.imports.arena import ArenaFormat
+from agora_datasets.imports.llmfao import LlmfaoFormat
 from annotation.candidates import style_fields
-from annotation.imports.agora import AgoraFormat
-from annotation.imports.arena import ArenaFormat
-from annotation.imports.llmfao import LlmfaoFormat
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row, field_values
 from annotation.models import Candidate, Comparison, Judgment, Score

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from annotation.exports.privacy import Privacy
-from annotation.exports.selection import Group, Verdict
+from agora_datasets.exports.privacy import Privacy
+from agora_datasets.exports.selection import Group, Verdict
 from annotation.imports.rows import message_text
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -78,7 +78,7 @@ def extra_fields(options: Options) -> list:
 
 
 def _registry() -> dict[str, Format]:
-    from annotation.exports.formats import rankings, ratings, raw, reward, trl
+    from agora_datasets.exports.formats import rankings, ratings, raw, reward, trl  # here: they import this module
 
     formats = [raw.FORMAT, trl.PREFERENCE, trl.KTO, reward.PAIRS, ratings.FORMAT, rankings.FORMAT]
     return {f.name: f for f in formats}

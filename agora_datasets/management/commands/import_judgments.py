@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.imports.service import FORMATS, ImportRejected, judgments_import
+from agora_datasets.imports.service import FORMATS, ImportRejected, judgments_import
 
 SHOWN_ERRORS = 20
 

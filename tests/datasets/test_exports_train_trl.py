@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.annotation.test_exports import export, llmfao  # noqa: F401 (llmfao: the imported votes, autouse)
+from tests.datasets.test_exports import export, llmfao  # noqa: F401 (llmfao: the imported votes, autouse)
 from tests.fakes.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.django_db

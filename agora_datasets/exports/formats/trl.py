@@ -22,8 +22,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from annotation.exports.formats import MESSAGES, Format, Options, assistant, extra_fields, messages, with_extras
-from annotation.exports.selection import Group, Verdict, verdicts
+from agora_datasets.exports.formats import MESSAGES, Format, Options, assistant, extra_fields, messages, with_extras
+from agora_datasets.exports.selection import Group, Verdict, verdicts
 from annotation.models import Judgment
 
 

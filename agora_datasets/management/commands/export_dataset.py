@@ -1,7 +1,7 @@
 """python manage.py export_dataset --format FORMAT --output PATH [filters] [--test-share 0.1] …
 
-Formats: raw, trl-preference, trl-kto, reward-pairs, ratings, rankings (annotation/exports/formats);
-files: JSONL or Parquet, streamed; a manifest beside them (annotation/exports/manifest.py).
+Formats: raw, trl-preference, trl-kto, reward-pairs, ratings, rankings (agora_datasets/exports/formats);
+files: JSONL or Parquet, streamed; a manifest beside them (agora_datasets/exports/manifest.py).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.exports.dataset import export_dataset, export_rows
-from annotation.exports.formats import FORMAT_NAMES, TIES
-from annotation.exports.jobs import ExportError, export_spec
-from annotation.exports.selection import AGGREGATIONS
-from annotation.exports.writers import FILE_FORMATS, jsonl_line
+from agora_datasets.exports.dataset import export_dataset, export_rows
+from agora_datasets.exports.formats import FORMAT_NAMES, TIES
+from agora_datasets.exports.jobs import ExportError, export_spec
+from agora_datasets.exports.selection import AGGREGATIONS
+from agora_datasets.exports.writers import FILE_FORMATS, jsonl_line
 from annotation.models import Source
 
 

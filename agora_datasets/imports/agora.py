@@ -1,10 +1,10 @@
-"""Agora's own raw export (annotation/exports/raw.py), read back."""
+"""Agora's own raw export (agora_datasets/exports/raw.py), read back."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from annotation.exports.raw import FORMAT_VERSION
+from agora_datasets.exports.raw import FORMAT_VERSION
 from annotation.imports.records import JsonFileFormat, Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow, field_names
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from annotation.exports.formats import MESSAGES, Format, Options, assistant, extra_fields, messages, with_extras
-from annotation.exports.formats.trl import decided
-from annotation.exports.selection import Group
+from agora_datasets.exports.formats import MESSAGES, Format, Options, assistant, extra_fields, messages, with_extras
+from agora_datasets.exports.formats.trl import decided
+from agora_datasets.exports.selection import Group
 
 
 def pair_rows(group: Group, options: Options) -> Iterator[dict]:

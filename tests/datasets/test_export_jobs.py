@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from annotation.exports.jobs import export_job_run
-from annotation.models import Assignment, ExportJob, ExportState, Membership, Role
+from agora_datasets.exports.jobs import export_job_run
+from agora_datasets.models import ExportJob, ExportState
+from annotation.models import Assignment, Membership, Role
 from annotation.queue import assignment_claim, assignment_submit
 from tests.annotation.queue_data import annotators, project_with_items
 from tests.conftest import running_worker
@@ -81,14 +82,12 @@ def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(client,
     _project_with_votes()
     staff = User.objects.create_user("boss", is_staff=True, is_superuser=True)
     _login(client, staff)
-    assert client.get("/admin/annotation/exportjob/add/").status_code == 200
+    assert client.get("/admin/datasets/exportjob/add/").status_code == 200
     with django_capture_on_commit_callbacks(execute=False):
-        bad = client.post(
-            "/admin/annotation/exportjob/add/", {"format": "raw", "file_format": "parquet", "ties": "drop"}
-        )
+        bad = client.post("/admin/datasets/exportjob/add/", {"format": "raw", "file_format": "parquet", "ties": "drop"})
         assert bad.status_code == 200 and "jsonl only" in bad.content.decode()
         good = client.post(
-            "/admin/annotation/exportjob/add/",
+            "/admin/datasets/exportjob/add/",
             {"format": "trl-kto", "file_format": "parquet", "ties": "drop", "test_share": "0.5"},
         )
     assert good.status_code == 302
@@ -96,16 +95,16 @@ def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(client,
     assert job.state == ExportState.DONE and job.project is None
     assert {f["split"] for f in job.manifest["files"]} == {"train", "test"}
     assert sum(f["rows"] for f in job.manifest["files"]) == 16  # kto: the winner true, the loser false
-    listing = client.get("/admin/annotation/exportjob/").content.decode()
+    listing = client.get("/admin/datasets/exportjob/").content.decode()
     assert "train.parquet" in listing
     owner_only = User.objects.create_user("not-staff")
     _login(client, owner_only)
-    assert client.get("/admin/annotation/exportjob/add/").status_code == 302  # to the admin login
+    assert client.get("/admin/datasets/exportjob/add/").status_code == 302  # to the admin login
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_runs_an_export_job():
-    from annotation.exports.jobs import export_job_create
+    from agora_datasets.exports.jobs import export_job_create
 
     project, _, owner = _project_with_votes()
     with running_worker(connection.settings_dict["NAME"]):

@@ -8,6 +8,7 @@ files under ``AGORA_EXPORT_DIR/<job id>/`` with the manifest and records progres
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,16 +16,17 @@ from datetime import time as day_start
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from annotation.exports.dataset import export_dataset, score_attributes
-from annotation.exports.formats import TIES, Format, Options, get_format
-from annotation.exports.privacy import Privacy
-from annotation.exports.selection import AGGREGATIONS, ExportFilters, SelectionError, judgment_queryset
-from annotation.exports.writers import FILE_FORMATS
-from annotation.models import ExportJob, ExportState, Project, Source
+from agora_datasets.exports.dataset import export_dataset, score_attributes
+from agora_datasets.exports.formats import TIES, Format, Options, get_format
+from agora_datasets.exports.privacy import Privacy
+from agora_datasets.exports.selection import AGGREGATIONS, ExportFilters, SelectionError, judgment_queryset
+from agora_datasets.exports.writers import FILE_FORMATS
+from agora_datasets.models import ExportJob, ExportState
+from annotation.models import Project, Source
 
 
 class ExportError(ValueError):
@@ -158,7 +160,7 @@ def export_job_create(*, user, params: dict) -> ExportJob:
     export_spec(kept)
     project = Project.objects.filter(slug=kept["project"]).first() if kept.get("project") else None
     job = ExportJob.objects.create(created_by=user, project=project, parameters=kept)
-    from annotation.tasks import run_export
+    from agora_datasets.tasks import run_export  # here: the task module imports this one
 
     transaction.on_commit(lambda: run_export.delay(job.pk))
     return job
@@ -205,9 +207,6 @@ def export_job_run(job_id: int) -> ExportJob:
 def _progress_write(job_id: int, value: float) -> None:
     """Record progress over a connection of its own: the export's rows are still streaming over this
     thread's connection, which cannot run another statement until the stream ends."""
-    import threading
-
-    from django.db import connection
 
     def write() -> None:
         try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from annotation.exports.formats import FORMAT_NAMES, TIES
-from annotation.exports.writers import FILE_FORMATS
+from agora_datasets.exports.formats import FORMAT_NAMES, TIES
+from agora_datasets.exports.writers import FILE_FORMATS
 from annotation.models import Project, Source
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from annotation.exports.formats import MESSAGES, Format, Options, extra_fields, messages, with_extras
-from annotation.exports.selection import Group, Verdict, outcome_of
+from agora_datasets.exports.formats import MESSAGES, Format, Options, extra_fields, messages, with_extras
+from agora_datasets.exports.selection import Group, Verdict, outcome_of
 from annotation.models import Judgment
 
 FROM_OUTCOME = {"a": [[0], [1]], "b": [[1], [0]], "tie": [[0, 1]]}

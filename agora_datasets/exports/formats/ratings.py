@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from annotation.exports.formats import Format, Options
-from annotation.exports.selection import Group
+from agora_datasets.exports.formats import Format, Options
+from agora_datasets.exports.selection import Group
 
 FIXED = ("prompt", "response", "model", "comparison", "position")
 

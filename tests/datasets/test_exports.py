@@ -14,12 +14,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from annotation.exports.privacy import pseudonym
-from annotation.exports.selection import split_of
-from annotation.exports.writers import sha256_of
+from agora_datasets.exports.privacy import pseudonym
+from agora_datasets.exports.selection import split_of
+from agora_datasets.exports.writers import sha256_of
 from annotation.models import Assignment, AssignmentState, Comparison, Judgment, Score, Source
 from tests.annotation.queue_data import project_with_items
-from tests.annotation.test_import import LLMFAO, run_import
+from tests.datasets.test_import import LLMFAO, run_import
 
 pytestmark = pytest.mark.django_db
 MODEL = "Weaver 12k"
@@ -416,7 +416,7 @@ def test_texts_reach_jsonl_parquet_and_standard_output_unchanged(tmp_path, capsy
 
 
 def test_a_failed_write_in_the_writer_thread_is_raised_not_lost(tmp_path):
-    from annotation.exports.writers import JsonlWriter
+    from agora_datasets.exports.writers import JsonlWriter
 
     writer = JsonlWriter(tmp_path / "x.jsonl.partial", None)
     writer.handle.close()  # the disk goes away under the writer's thread
@@ -430,7 +430,7 @@ def test_a_failed_write_in_the_writer_thread_is_raised_not_lost(tmp_path):
 def test_a_parquet_row_outside_the_schema_fails_the_file(tmp_path):
     import pyarrow as pa
 
-    from annotation.exports.writers import ParquetWriter
+    from agora_datasets.exports.writers import ParquetWriter
 
     writer = ParquetWriter(tmp_path / "x.parquet.partial", pa.schema([("text", pa.string())]), batch_size=2)
     writer.write({"text": "fine"})

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.forms.models import model_to_dict
 
 from annotation.models import Comparison
-from tests.annotation.test_import import LLMFAO, battle, write_jsonl
+from tests.datasets.test_import import LLMFAO, battle, write_jsonl
 
 pytestmark = pytest.mark.django_db
 

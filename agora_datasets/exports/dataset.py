@@ -15,10 +15,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from annotation.exports.formats import Format, Options
-from annotation.exports.manifest import code_version, manifest_write
-from annotation.exports.selection import ExportFilters, groups, judgment_queryset
-from annotation.exports.writers import WRITERS
+from agora_datasets.exports.formats import Format, Options
+from agora_datasets.exports.manifest import code_version, manifest_write
+from agora_datasets.exports.selection import ExportFilters, groups, judgment_queryset
+from agora_datasets.exports.writers import WRITERS
 from annotation.models import Score
 
 

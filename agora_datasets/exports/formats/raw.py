@@ -1,5 +1,5 @@
 """The raw format through the export machinery: one line per judgment with everything (see
-annotation/exports/raw.py), re-importable with ``import_judgments --format agora``. JSONL only; every
+agora_datasets/exports/raw.py), re-importable with ``import_judgments --format agora``. JSONL only; every
 judgment is its own line (no aggregation). Judges keep their stored labels, except in release mode.
 """
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from annotation.exports.formats import Format, Options
-from annotation.exports.privacy import scrub
-from annotation.exports.raw import judgment_to_raw
-from annotation.exports.selection import Group
+from agora_datasets.exports.formats import Format, Options
+from agora_datasets.exports.privacy import scrub
+from agora_datasets.exports.raw import judgment_to_raw
+from agora_datasets.exports.selection import Group
 
 
 def raw_rows(group: Group, options: Options) -> Iterator[dict]:
