@@ -18,7 +18,7 @@ from django.shortcuts import render
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # The peer itself: the ASGI server trusts no X-Forwarded-For (config/processes.py), like the arena's limits.
+    # The peer, or behind a trusted proxy the visitor (config/proxies.py rewrites REMOTE_ADDR), like the arena's limits.
     return request.META.get("REMOTE_ADDR")
 
 

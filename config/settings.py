@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every address-based limit and the HTTPS checks below read what it leaves in REMOTE_ADDR.
+    "config.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +86,12 @@ MIDDLEWARE = [
     # Last: turns a login refused for too many failures into the lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]
+
+# Behind a reverse proxy: its addresses or networks, comma-separated (e.g. "10.0.0.2,172.16.0.0/12").
+# From those peers X-Forwarded-For gives the visitor's address and X-Forwarded-Proto the scheme
+# (config/proxies.py); from any other peer both headers are ignored. Empty: no proxy is trusted.
+AGORA_TRUSTED_PROXIES = env_list("AGORA_TRUSTED_PROXIES")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if AGORA_TRUSTED_PROXIES else None
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -196,8 +204,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Five failures for one account from one address lock that pair out for 15 minutes (a further failure
 # meanwhile starts the 15 minutes again; a success clears the count); fifty failures from one address,
-# across any accounts, lock the address out. The address is the peer's (REMOTE_ADDR), as for the arena's
-# limits: the ASGI server trusts no X-Forwarded-For.
+# across any accounts, lock the address out. The address is REMOTE_ADDR, as for the arena's limits: the
+# peer's, or behind a trusted proxy the visitor's (config/proxies.py).
 AXES_FAILURE_LIMIT = env_int("AGORA_LOGIN_FAILURES", 5)
 AGORA_LOGIN_FAILURES_PER_IP = env_int("AGORA_LOGIN_FAILURES_PER_IP", 50)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("AGORA_LOGIN_LOCKOUT_MINUTES", 15))

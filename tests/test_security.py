@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.test import Client
 from django.urls import include, path
 
@@ -22,6 +22,7 @@ from annotation.models import Judgment
 from arena import rate_limits, services
 from arena.models import Battle
 from arena.registry import model_register
+from config.proxies import client_address, proxy_networks
 from tests.arena.test_battles import finish_turn
 from tests.conftest import ROOT
 
@@ -297,3 +298,56 @@ def test_a_username_the_database_cannot_hold_is_refused_before_anyone_counts_it(
                 "NUL character" in page.content.decode() or "Null characters" in page.content.decode()
             )
     assert not AccessAttempt.objects.exists()
+
+
+# --- behind a reverse proxy ---------------------------------------------------------------------------------
+
+PROXY = "10.9.0.2"
+
+
+@pytest.fixture
+def behind_proxy(settings):
+    settings.AGORA_TRUSTED_PROXIES = ["10.9.0.0/16"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+
+
+def log_in_via(client: Client, username: str, password: str, peer: str, forwarded_for: str):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=peer,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_counted_by_their_own_address(behind_proxy):
+    User.objects.create_user("erin", password="pw-erin-12345")
+    for _ in range(5):
+        log_in_via(Client(), "erin", "wrong", PROXY, "203.0.113.7")
+    # Whatever a client writes to the left of what the proxy appended does not change who it is.
+    assert log_in_via(Client(), "erin", "pw-erin-12345", PROXY, "198.51.100.1, 203.0.113.7").status_code == 429
+    # Another visitor behind the same proxy is not locked out with the first.
+    assert log_in_via(Client(), "erin", "pw-erin-12345", PROXY, "203.0.113.8").status_code == 302
+
+
+def test_a_visitor_reaching_the_server_directly_cannot_choose_an_address(behind_proxy):
+    User.objects.create_user("finn", password="pw-finn-12345")
+    for number in range(5):
+        log_in_via(Client(), "finn", "wrong", "192.0.2.50", f"203.0.113.{number}")
+    assert log_in_via(Client(), "finn", "pw-finn-12345", "192.0.2.50", "203.0.113.99").status_code == 429
+
+
+def test_only_a_trusted_proxy_can_say_the_request_came_over_https(behind_proxy):
+    via_proxy = Client().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO="https")
+    assert via_proxy.headers.get("Strict-Transport-Security") == "max-age=3600"
+    direct = Client().get("/", REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_PROTO="https")
+    assert "Strict-Transport-Security" not in direct.headers
+
+
+def test_a_trusted_proxy_setting_that_is_not_an_address_stops_the_start():
+    with pytest.raises(ImproperlyConfigured, match="'10.0.0.300' is not an IP address"):
+        proxy_networks(["10.0.0.1", "10.0.0.300"])
+    networks = proxy_networks(["10.9.0.0/16", "fd00::1"])
+    assert client_address(PROXY, "not-an-address, 10.9.0.7", networks) == PROXY
+    assert client_address("fd00::1", "2001:db8::5", networks) == "2001:db8::5"
