@@ -153,7 +153,7 @@ class Answer(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Past this, an answer still queued or generating is failed by the reaper.
     deadline = models.DateTimeField()
-    # Its last sign of life (workers/heartbeat.py): while generating, its worker's latest beat;
+    # Its last sign of life (arena/heartbeat.py): while generating, its worker's latest beat;
     # while queued, when it was last sent to the queue. The reaper acts on one gone quiet.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 

@@ -177,8 +177,8 @@ def _answers_create(battle: Battle, turn: int, prompt: str) -> list[Answer]:
 
 def answers_enqueue(*, answers: list[Answer]) -> None:
     """Send each answer to its workers' queue. A failure is logged, never raised: this runs after the
-    battle's commit, and an answer nobody claims is sent again by the reaper (workers/heartbeat.py)."""
-    from workers.tasks import generate_answer
+    battle's commit, and an answer nobody claims is sent again by the reaper (arena/heartbeat.py)."""
+    from arena.tasks import generate_answer  # a cycle: arena.tasks imports arena.generation, which imports this module
 
     for answer in answers:
         # A model served by a GPU host's own worker names that worker's queue.

@@ -7,6 +7,8 @@ import secrets
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from workers.tasks import ping
+
 
 class PingConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
@@ -19,8 +21,6 @@ class PingConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         token = str(content.get("ping", ""))[:64]
-        from workers.tasks import ping
-
         await sync_to_async(ping.delay)(self.group, token)
 
     async def pong(self, event):

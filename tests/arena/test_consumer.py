@@ -19,13 +19,13 @@ from django.db import connections
 
 from arena import services
 from arena.consumers import BattleConsumer
+from arena.tasks import generate_answer
 from arena.voters import SALT
 from config.asgi import application
 from tests.arena.conftest import register_openai
 from tests.arena.test_battles import finish_turn
 from tests.fakes.openai_server import FakeOpenAIServer
 from workers.publishing import buffer_key
-from workers.tasks import generate_answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,12 +19,11 @@ from channels.layers import get_channel_layer
 from django.db import connection, connections
 from django.utils import timezone
 
-from arena import services
+from arena import generation, heartbeat, services
 from arena.models import Answer, AnswerState, Battle, BattleState
+from arena.tasks import generate_answer
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
-from workers import generation, heartbeat
 from workers.backends.base import Finished
-from workers.tasks import generate_answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JUDGE = "voter:generation-tests"

@@ -18,13 +18,12 @@ from django.db import connection, connections
 from django.db.models import F
 from kombu.exceptions import OperationalError as BrokerDown
 
-from arena import services
+from arena import generation, heartbeat, services, tasks
 from arena.models import Answer, AnswerState, Battle, BattleState
 from tests.arena.conftest import register_openai
 from tests.arena.test_generation import ConnectionKiller, admin_connection, is_settle_lock, run_and_listen
 from tests.conftest import running_worker
 from tests.fakes.openai_server import FakeOpenAIServer
-from workers import generation, heartbeat, tasks
 from workers.publishing import buffer_key
 
 JUDGE = "voter:worker-tests"

@@ -27,12 +27,12 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response, WebSocket, expect
 
 from annotation.models import Comparison
+from arena.generation import BATTLE_FAILED
 from arena.models import Battle, BattleState
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
 from tests.conftest import running_worker
 from tests.e2e.browser import browser_context
 from tests.fakes.openai_server import FakeOpenAI, FakeOpenAIServer
-from workers.generation import BATTLE_FAILED
 
 pytestmark = pytest.mark.browser
 

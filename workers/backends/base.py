@@ -1,7 +1,7 @@
 """The one interface every model backend speaks: messages in, streamed text out.
 
 A backend knows nothing of battles, Django models or Channels. The generation
-service (workers/generation.py) gives it a ModelSpec and a conversation, iterates
+service (arena/generation.py) gives it a ModelSpec and a conversation, iterates
 ``stream()`` and publishes what comes out. Time limits are the caller's job
 (``asyncio.timeout`` around the iteration), so every backend gets the same rule.
 """

@@ -10,7 +10,7 @@ The database steps outlive a lost connection (a PostgreSQL restart, a backend
 killed by the server or a pooler): each runs again on a fresh connection after
 a short pause, a few times (``_reconnecting``), and each is safe to run twice.
 An answer whose worker died is noticed by its silent heartbeat
-(workers/heartbeat.py) and failed by the reaper within seconds.
+(arena/heartbeat.py) and failed by the reaper within seconds.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.markdown import render_markdown
+from arena import heartbeat
 from arena.models import Answer, AnswerState, Battle, BattleState
 from arena.services import answers_enqueue, conversation
-from workers import heartbeat, publishing, stream_loop
+from workers import publishing, stream_loop
 from workers.backends import backend_for
 from workers.backends.base import BackendError, Finished, ModelSpec
 
@@ -340,7 +341,7 @@ def answers_reap(*, now: datetime | None = None) -> int:
     """Act on open answers past their deadline or gone silent; returns how many.
 
     Past its deadline (the model's timeout plus grace), an answer is failed. Silent for
-    heartbeat.STALE_S (see workers/heartbeat.py), a queued answer is sent to the queue again (its
+    heartbeat.STALE_S (see arena/heartbeat.py), a queued answer is sent to the queue again (its
     battle was saved but never enqueued, or its worker died holding the task) and a generating one
     is failed: its worker died. After a PostgreSQL restart no worker could beat, so silence counts
     only once the server has been up that long.
