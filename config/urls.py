@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from agora_datasets import urls as datasets_urls
 from annotation import urls as annotation_urls
@@ -18,5 +19,11 @@ urlpatterns = [
     # The export pages are agora_datasets' but keep their paths and names in the annotation namespace.
     path("annotate/", include((annotation_urls.urlpatterns + datasets_urls.urlpatterns, annotation_urls.app_name))),
     path("leaderboard/", include("ratings.urls")),
+    # The export jobs' admin list moved with ExportJob to the datasets app; old bookmarks still find it.
+    path(
+        "admin/annotation/exportjob/",
+        RedirectView.as_view(url="/admin/datasets/exportjob/", permanent=True, query_string=True),
+        name="admin_exportjob_moved",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -54,6 +54,8 @@ EXPECTED = {
     # Staff only; everyone else is sent to the admin's login and no fit is queued.
     "ratings:refit": row("post", LOGIN, LOGIN, LOGIN, LOGIN, 302),
     "admin:*": row("get", LOGIN, LOGIN, LOGIN, LOGIN, 200),
+    # A moved admin page: everyone is sent on, and the admin then decides.
+    "admin_exportjob_moved": row("get", 301, 301, 301, 301, 301),
 }
 
 

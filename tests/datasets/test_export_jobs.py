@@ -17,12 +17,6 @@ from tests.annotation.queue_data import annotators, project_with_items
 from tests.conftest import running_worker
 
 
-def _login(client, user) -> None:
-    user.set_password("pw-123456")
-    user.save()
-    client.login(username=user.username, password="pw-123456")
-
-
 def _project_with_votes(slug: str = "exp"):
     project = project_with_items(4, overlap=2, slug=slug, rationale="optional")
     people = annotators(project, 2, prefix=f"{slug}-ann")
@@ -44,10 +38,10 @@ def _download(client, job, name):
 
 
 @pytest.mark.django_db
-def test_owners_export_their_project_and_nobody_else_gets_the_files(client, django_capture_on_commit_callbacks):
+def test_owners_export_their_project_and_nobody_else_gets_the_files(client, login, django_capture_on_commit_callbacks):
     project, people, owner = _project_with_votes()
     other_project, _, other_owner = _project_with_votes("other")
-    _login(client, owner)
+    login(owner)
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(
             "/annotate/exp/exports/",
@@ -69,7 +63,7 @@ def test_owners_export_their_project_and_nobody_else_gets_the_files(client, djan
     assert name in page
     # Another project's owner, an annotator, and a stranger get nothing.
     for user in (other_owner, people[0], User.objects.create_user("stranger")):
-        _login(client, user)
+        login(user)
         assert _download(client, job, name)[0] == 404
         assert client.get("/annotate/exp/exports/").status_code == 404
     client.logout()
@@ -78,10 +72,12 @@ def test_owners_export_their_project_and_nobody_else_gets_the_files(client, djan
 
 
 @pytest.mark.django_db
-def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(client, django_capture_on_commit_callbacks):
+def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(
+    client, login, django_capture_on_commit_callbacks
+):
     _project_with_votes()
     staff = User.objects.create_user("boss", is_staff=True, is_superuser=True)
-    _login(client, staff)
+    login(staff)
     assert client.get("/admin/datasets/exportjob/add/").status_code == 200
     with django_capture_on_commit_callbacks(execute=False):
         bad = client.post("/admin/datasets/exportjob/add/", {"format": "raw", "file_format": "parquet", "ties": "drop"})
@@ -98,7 +94,7 @@ def test_staff_export_everything_from_the_admin_and_bad_requests_say_why(client,
     listing = client.get("/admin/datasets/exportjob/").content.decode()
     assert "train.parquet" in listing
     owner_only = User.objects.create_user("not-staff")
-    _login(client, owner_only)
+    login(owner_only)
     assert client.get("/admin/datasets/exportjob/add/").status_code == 302  # to the admin login
 
 
