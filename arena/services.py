@@ -337,9 +337,15 @@ def vote_record(
     *, battle: Battle, judge: str, user=None, vote: Vote, client_ip: str | None = None
 ) -> tuple[Judgment, bool]:
     """Store the vote once. Returns (judgment, created); a retry of the same vote returns the first."""
+    vote = vote.check()
+    # A retry of a vote already stored (a lost reply, a double click) answers as the first did and
+    # is not counted against the vote limit, which would otherwise refuse the visitor their own vote.
+    stored = Battle.objects.select_related("judgment").filter(pk=battle.pk, voter=judge).first()
+    if stored is not None and stored.state == BattleState.VOTED and stored.judgment_id:
+        if _same_vote(stored.judgment, vote):
+            return stored.judgment, False
     if not rate_limits.vote_rate_check(judge=judge, client_ip=client_ip):
         raise RateLimited("Too many votes in the last minute. Wait a moment and try again.")
-    vote = vote.check()
     with transaction.atomic():
         battle = _locked_battle(battle.pk, judge)
         if battle.state == BattleState.VOTED and battle.judgment_id:
