@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
@@ -254,7 +256,15 @@ def turn_add(*, battle: Battle, prompt: str, judge: str, client_ip: str | None =
         battle.state = BattleState.GENERATING
         battle.ready_at = None
         battle.save(update_fields=["state", "ready_at"])
+        # Open sockets learn that the battle generates again, so one that goes quiet is resynced
+        # (arena/consumers.py) as in the first turn. Registered before the answers are queued: the
+        # event leaves first, and a fast answer's "ready" cannot arrive before it.
+        transaction.on_commit(lambda: _publish_state(battle.group_name, BattleState.GENERATING), robust=True)
         return _answers_create(battle, turn, text)
+
+
+def _publish_state(group: str, state: str) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, {"type": "arena.state", "state": state, "message": ""})
 
 
 # --- the vote ---------------------------------------------------------------

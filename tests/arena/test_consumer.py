@@ -194,3 +194,37 @@ def test_a_quiet_socket_of_a_generating_battle_gets_the_end_that_its_lost_events
     assert first[-1] == {"t": "state", "state": "generating", "message": ""}
     done = {f["side"]: f["html"] for f in frames if f["t"] == "done"}
     assert done == {0: "<p>Answer <strong>A</strong></p>\n", 1: "<p>Answer B</p>\n"}
+
+
+def test_a_follow_up_tells_the_open_sockets_that_the_battle_is_generating_again(two_models, monkeypatch):
+    """So a socket that goes quiet during the new turn is resynced, as during the first one."""
+    monkeypatch.setattr(BattleConsumer, "quiet_resync_s", 0.2)
+    battle = services.battle_create(prompt="First turn.", judge="voter:follows")
+    finish_turn(battle)
+
+    async def next_state(socket) -> tuple[dict, list[dict]]:
+        frames = [await socket.receive_json_from(timeout=10)]
+        while frames[-1]["t"] != "state":
+            frames.append(await socket.receive_json_from(timeout=10))
+        return frames[-1], frames
+
+    async def watch() -> tuple[dict, dict, list[dict]]:
+        socket = communicator(battle.public_id, "follows")
+        connected, _ = await socket.connect()
+        assert connected
+        before, _ = await next_state(socket)
+        await database_sync_to_async(services.turn_add)(battle=battle, prompt="And then?", judge="voter:follows")
+        after, _ = await next_state(socket)
+        await database_sync_to_async(finish_turn)(battle)  # the new turn settles, and nothing is published
+        end, frames = await next_state(socket)
+        while end["state"] != "ready":
+            end, more = await next_state(socket)
+            frames += more
+        await socket.disconnect()
+        await database_sync_to_async(connections.close_all)()
+        return before, after, frames
+
+    before, after, frames = asyncio.run(watch())
+    assert before["state"] == "ready"
+    assert after == {"t": "state", "state": "generating", "message": ""}
+    assert {f["side"] for f in frames if f["t"] == "done" and f["turn"] == 1} == {0, 1}
