@@ -7,6 +7,10 @@ first (its queue priority goes up), and so is an item where the first human disa
 judge (Hybrid Preferences: humans where the AI is least reliable).
 
 The judge's answer must end with [[A]], [[B]] or [[C]] (a tie), as in MT-Bench's pairwise prompt.
+
+This module holds what annotation owns: which items a judge has yet to judge, the prompts, reading
+the verdicts, storing the judgments and the routing. Looking the model up and asking it is arena's
+(arena/pre_annotation.py), which knows the registered models.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Item, JudgeKind, Judgment, Project, Source
-from workers.completion import complete_many
 
 DEFAULT_TEMPLATE = (
     "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants "
@@ -32,10 +35,6 @@ DEFAULT_TEMPLATE = (
 )
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 ROUTE_PRIORITY = 1  # items the judge is unsure of go before the rest
-
-
-class JudgeError(Exception):
-    pass
 
 
 def parse_verdict(text: str) -> float | None:
@@ -57,39 +56,54 @@ class JudgeReport:
     failed: int = 0
 
 
-def project_pre_annotate(
-    *, project: Project, model_name: str, limit: int = 1000, template: str = "", concurrency: int = 8
-) -> JudgeReport:
-    """Judge up to ``limit`` two-candidate items of the project that this model has not judged yet."""
-    from arena.models import ArenaModel
+def judge_label(model_name: str) -> str:
+    """The judge of a model's judgments."""
+    return f"ai:{model_name}"
 
-    try:
-        model = ArenaModel.objects.get(name=model_name)
-    except ArenaModel.DoesNotExist:
-        raise JudgeError(f"no registered model is called {model_name!r}") from None
-    judge = f"ai:{model.name}"
-    template = template or project.config.get("judge_template") or DEFAULT_TEMPLATE
+
+def judge_template(project: Project, template: str = "") -> str:
+    """The prompt template: the one given, else the project's, else MT-Bench's."""
+    return template or project.config.get("judge_template") or DEFAULT_TEMPLATE
+
+
+def items_to_judge(*, project: Project, judge: str, limit: int) -> list[Item]:
+    """Up to ``limit`` two-candidate items of the project that this judge has not judged yet."""
     items = list(
         Item.objects.filter(project=project)
         .exclude(comparison__judgments__judge=judge, comparison__judgments__source=Source.AI)
         .select_related("comparison")
         .prefetch_related("comparison__candidates")[:limit]
     )
-    items = [i for i in items if len(i.comparison.candidates.all()) == 2]
-    spec = model.spec()
-    jobs = []
+    return [i for i in items if len(i.comparison.candidates.all()) == 2]
+
+
+def judge_requests(items: list[Item], template: str) -> list[list[dict]]:
+    """Two prompts per item, in the items' order: its candidates by position, then swapped."""
+    requests = []
     for item in items:
         first, second = sorted(item.comparison.candidates.all(), key=lambda c: c.position)
         question = item.comparison.prompt
-        jobs.append((spec, judge_prompt(template, question, first.text, second.text)))
-        jobs.append((spec, judge_prompt(template, question, second.text, first.text)))
-    answers = complete_many(jobs, concurrency=concurrency)
+        requests.append(judge_prompt(template, question, first.text, second.text))
+        requests.append(judge_prompt(template, question, second.text, first.text))
+    return requests
+
+
+def judgments_record(
+    *, project: Project, items: list[Item], model_name: str, answers: list[tuple[str, str]]
+) -> JudgeReport:
+    """Store the model's verdicts on the items as AI judgments and suggestions.
+
+    ``answers`` holds the judge's (text, error) for each of ``judge_requests(items, …)``, in order;
+    the error is empty where the model answered. An item without a verdict in both orders is counted
+    as failed and left as it was.
+    """
+    judge = judge_label(model_name)
     report = JudgeReport()
     now = timezone.now()
     for index, item in enumerate(items):
-        forward, backward = answers[2 * index], answers[2 * index + 1]
-        p_forward = parse_verdict(forward.text) if forward.ok else None
-        p_backward = parse_verdict(backward.text) if backward.ok else None
+        (forward, forward_error), (backward, backward_error) = answers[2 * index], answers[2 * index + 1]
+        p_forward = parse_verdict(forward) if not forward_error else None
+        p_backward = parse_verdict(backward) if not backward_error else None
         if p_forward is None or p_backward is None:
             report.failed += 1
             continue
@@ -106,16 +120,16 @@ def project_pre_annotate(
                 outcome=outcome,
                 preference=preference,
                 display_order=[0, 1],
-                rationale=forward.text[-2000:],
+                rationale=forward[-2000:],
                 created_at=now,
                 metadata={
                     "project": project.slug,
                     "verdicts": [p_forward, p_backward],
                     "orders_agree": agree,
-                    "swapped_rationale": backward.text[-2000:],
+                    "swapped_rationale": backward[-2000:],
                 },
             )
-            suggestion = {"outcome": outcome, "preference": preference, "orders_agree": agree, "judge": model.name}
+            suggestion = {"outcome": outcome, "preference": preference, "orders_agree": agree, "judge": model_name}
             updates = {"suggestion": suggestion}
             if not agree:
                 updates["priority"] = ROUTE_PRIORITY

@@ -232,37 +232,27 @@ class GenerateReport:
     failed: list[str] = field(default_factory=list)
 
 
-def items_generate(
-    *, project: Project, prompts: list[str], model_names: list[str], concurrency: int = 8
+def items_from_answers(
+    *, project: Project, prompts: list[str], model_names: list[str], answers: list[tuple[str, str]]
 ) -> GenerateReport:
-    """Ask each model for an answer to each prompt (through the workers' backends) and queue the answers.
+    """Queue models' answers to prompts as items (arena/item_generation.py asks the models).
 
-    An item keeps the answers that came back; one with fewer than two (one for principle checks)
-    is left out and reported, so a failing model never leaves a half-filled item in the queue.
+    ``answers`` holds (text, error) for each prompt and, within it, each of ``model_names`` in order;
+    the error is empty where the model answered. An item keeps the answers that came back; one with
+    fewer than two (one for principle checks) is left out and reported, so a failing model never
+    leaves a half-filled item in the queue.
     """
-    from arena.models import ArenaModel
-    from workers.completion import complete_many
-
-    models = {m.name: m for m in ArenaModel.objects.filter(name__in=model_names)}
-    missing = [name for name in model_names if name not in models]
-    if missing:
-        raise ItemsError(f"no registered model called {', '.join(missing)}")
-    prompts = [p.strip() for p in prompts if p and p.strip()]
-    if not prompts:
-        raise ItemsError("no prompts given")
     needed = 1 if project.task_type == "principles" else 2
-    jobs = [(models[name].spec(), [{"role": "user", "content": prompt}]) for prompt in prompts for name in model_names]
-    answers = complete_many(jobs, concurrency=concurrency)
     report = GenerateReport()
     rows = []
     for i, prompt in enumerate(prompts):
         got = []
         for j, name in enumerate(model_names):
-            answer = answers[i * len(model_names) + j]
-            if answer.ok and answer.text.strip():
-                got.append((name, answer.text))
+            text, error = answers[i * len(model_names) + j]
+            if not error and text.strip():
+                got.append((name, text))
             else:
-                report.failed.append(f"{name} on prompt {i + 1}: {answer.error or 'an empty answer'}")
+                report.failed.append(f"{name} on prompt {i + 1}: {error or 'an empty answer'}")
         if len(got) < needed:
             continue
         # Keyed by the prompt and the models that answered: asking again adds nothing twice.

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotation.ai_judge import route_after_human
 from annotation.answers import Answer, answer_check
 from annotation.models import (
     Assignment,
@@ -252,8 +253,6 @@ def assignment_submit(
         )
         Item.objects.filter(pk=assignment.item_id).update(done=F("done") + 1)
         if assignment.item.suggestion and assignment.item.done == 0:
-            from annotation.ai_judge import route_after_human
-
             route_after_human(assignment.item, answer.outcome)
     return judgment, True
 

@@ -1,7 +1,8 @@
 """Celery tasks of the arena. Thin shells: load by id, call a service, own retries and limits.
 
-Each keeps the name it had when it lived in workers/tasks.py: tasks already queued in the broker,
-and the beat schedule (CELERY_BEAT_SCHEDULE in config/settings.py), name them that way.
+Each keeps the name it had when it lived in workers/tasks.py (pre_annotate: in annotation/tasks.py):
+tasks already queued in the broker, and the beat schedule (CELERY_BEAT_SCHEDULE in
+config/settings.py), name them that way.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import logging
 from celery import shared_task
 from django import db
 
+from annotation.models import Project
 from arena import generation, heartbeat
+from arena.pre_annotation import project_pre_annotate
 from workers import stream_loop
 
 log = logging.getLogger(__name__)
@@ -60,3 +63,9 @@ def settle_answer(self, answer_id: int, outcome: dict) -> None:
 @shared_task(name="workers.reap_stale_answers", ignore_result=True)
 def reap_stale_answers() -> int:
     return generation.answers_reap()
+
+
+@shared_task(name="annotation.pre_annotate")
+def pre_annotate(project_id: int, model_name: str, limit: int = 1000) -> dict:
+    report = project_pre_annotate(project=Project.objects.get(pk=project_id), model_name=model_name, limit=limit)
+    return report.__dict__

@@ -24,11 +24,15 @@ def test_the_answer_tasks_keep_the_names_they_had_in_workers():
     assert tasks.reap_stale_answers.name == "workers.reap_stale_answers"
 
 
+def test_ai_pre_annotation_keeps_the_name_it_had_in_annotation():
+    assert tasks.pre_annotate.name == "annotation.pre_annotate"
+
+
 def test_a_starting_worker_finds_every_task_that_the_beat_schedule_and_the_arena_send():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     found = subprocess.run(
         [sys.executable, "-c", WORKER_START], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    names = {"workers.generate_answer", "workers.settle_answer", "workers.ping"}
+    names = {"workers.generate_answer", "workers.settle_answer", "workers.ping", "annotation.pre_annotate"}
     names |= {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert names <= set(found)

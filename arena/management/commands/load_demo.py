@@ -18,6 +18,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from arena.registry import replay_models_register
+
 
 class Command(BaseCommand):
     help = "Load the LLMFAO demo data and demo accounts (idempotent)."
@@ -27,8 +29,6 @@ class Command(BaseCommand):
         if not crowd.exists():
             raise CommandError(f"{crowd} is missing; set AGORA_DATA_DIR to the folder that holds llmfao/")
         call_command("import_judgments", str(crowd), "--format", "llmfao", stdout=self.stdout, stderr=self.stderr)
-        from arena.registry import replay_models_register
-
         new = replay_models_register()
         self.stdout.write(f"arena: {new} replay models registered")
         self._account("admin", staff=True)

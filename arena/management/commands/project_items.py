@@ -6,8 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.items import ItemsError, items_from_battles, items_generate, items_import
+from annotation.items import ItemsError, items_from_battles, items_import
 from annotation.models import Project
+from arena.item_generation import items_generate
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.ai_judge import JudgeError, project_pre_annotate
 from annotation.models import Project
+from arena.pre_annotation import JudgeError, project_pre_annotate
 
 
 class Command(BaseCommand):
