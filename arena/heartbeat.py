@@ -74,6 +74,8 @@ def _run() -> None:
             answers_beat(answer_ids=answer_ids)
         except db.DatabaseError as error:  # the database is away: the next beat tries a fresh connection
             log.warning("could not beat for %d answers: %s", len(answer_ids), error)
+        except Exception:  # anything else must not end the thread: its answers would be reaped as dead
+            log.exception("could not beat for %d answers", len(answer_ids))
         finally:
             # Back to the pool between beats, broken or not.
             with contextlib.suppress(db.DatabaseError):
