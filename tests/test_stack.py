@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -189,3 +190,20 @@ def test_a_worker_survives_its_broker_restarting_with_a_task_in_hand(transaction
             stop(worker)
             probe.close()
     assert not [line for line in output.seen if "Unrecoverable error" in line]
+
+
+def test_the_run_command_refuses_a_port_that_is_taken_and_says_what_to_do(transactional_db):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--no-demo"],
+            cwd=ROOT,
+            env=stack_env(connection.settings_dict["NAME"]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert out.returncode == 1
+    assert f"Cannot serve on 127.0.0.1:{port}: Address already in use" in out.stderr
+    assert "python manage.py serve --port 8001" in out.stderr
+    assert "started (pid" not in out.stdout  # no child was started

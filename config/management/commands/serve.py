@@ -13,6 +13,7 @@ annotation models and config's process commands, and workers import no app.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Judgment
 from config import embedded
@@ -41,6 +42,15 @@ class Child:
     restart_at: float | None = None
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why nothing can listen on host:port now (e.g. "address already in use"); None when it can."""
+    try:
+        with socket.create_server((host, port)):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
+
+
 class Command(BaseCommand):
     help = "Serve the app: web (ASGI) and a Celery worker, on the configured or embedded servers."
 
@@ -53,6 +63,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: int, no_demo: bool, concurrency: int, **options):
+        # A web server that cannot listen exits at once, and would be started again forever:
+        # say so now, the usual case being a second `make run`.
+        if problem := _cannot_listen(host, port):
+            raise CommandError(
+                f"Cannot serve on {host}:{port}: {problem}. Is Agora (or something else) already running there? "
+                "Stop it, or choose another port: python manage.py serve --port 8001"
+            )
         call_command("migrate", interactive=False, verbosity=0)
         if not no_demo and not Judgment.objects.exists():
             call_command("load_demo")
