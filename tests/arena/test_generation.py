@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from arena import generation, heartbeat, services
 from arena.models import Answer, AnswerState, Battle, BattleState
+from arena.registry import model_register
 from arena.tasks import generate_answer
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
+from tests.fakes.tiny_model import build_tiny_model
 from workers.backends.base import Finished
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -227,9 +229,6 @@ def test_the_reaper_fails_answers_past_their_deadline_and_only_those(two_models)
 
 
 def test_a_local_transformers_model_battles_a_remote_one(db, fake_openai, tmp_path):
-    from arena.registry import model_register
-    from tests.fakes.tiny_model import build_tiny_model
-
     path = build_tiny_model(tmp_path / "tiny")
     model_register(name="Tiny Local", backend="transformers", model_id=str(path), params={"max_tokens": 12})
     register_openai("Remote", "remote", fake_openai.url)

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response, WebSocket, expect
 
 from annotation.models import Comparison
 from arena.generation import BATTLE_FAILED
 from arena.models import Battle, BattleState
+from arena.registry import replay_models_register
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
 from tests.conftest import running_worker
 from tests.e2e.browser import browser_context
@@ -402,8 +404,6 @@ def test_a_follow_up_turn_streams_to_both_models(arena, fast_openai):
 
 
 def test_a_prompt_no_model_knows_is_refused_with_what_to_do_and_the_recorded_prompts_lead(arena):
-    from arena.registry import replay_models_register
-
     replay_models_register()
     own = "Write a poem about my cat."
 
@@ -550,8 +550,6 @@ def held_openai():
 def arena_losing_every_event(asgi_server, transactional_db) -> Iterator[str]:
     """The web server, and a worker that publishes under another channel-layer prefix: the answers are
     generated and stored, but no chunk, end or state event reaches the page (as while Redis restarts)."""
-    from django.db import connection
-
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     prefix = config["prefix"]
     config["prefix"] = f"{prefix}-unheard"  # what stack_env gives the worker as it starts
