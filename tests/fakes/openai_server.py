@@ -177,12 +177,15 @@ class FakeOpenAI:
             await _send(response, chunk({}, "stop"))
             if (record.body.get("stream_options") or {}).get("include_usage"):
                 await _send(response, chunk(None, None, usage=_usage(record, len(words))))
+            # Marked before the last write: a client that has read [DONE] may look at the record at once.
+            record.ok = record.mode not in ("garbled", "abort")
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
-            record.ok = record.mode not in ("garbled", "abort")
         except ConnectionResetError:
+            record.ok = False
             record.disconnected = True
         except asyncio.CancelledError:
+            record.ok = False
             record.disconnected = True
             raise
         return response
