@@ -156,7 +156,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("AGORA_CELERY_QUEUE", "agora")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat: the reaper fails answers past their deadline or whose worker went silent, and sends again
-# those nobody claimed (workers/heartbeat.py).
+# those nobody claimed (arena/heartbeat.py).
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-answers": {
         "task": "workers.reap_stale_answers",
