@@ -7,6 +7,7 @@ from django.db import transaction
 
 from arena.models import ArenaModel
 from workers.backends import BACKENDS
+from workers.backends.replay import replay_models
 
 
 def model_register(*, name: str, backend: str, **settings) -> tuple[ArenaModel, bool]:
@@ -27,8 +28,6 @@ def model_register(*, name: str, backend: str, **settings) -> tuple[ArenaModel, 
 @transaction.atomic
 def replay_models_register() -> int:
     """Register every recorded LLMFAO model as a replay model (idempotent); returns how many were new."""
-    from workers.backends.replay import replay_models
-
     new = 0
     for recorded in replay_models():
         if ArenaModel.objects.filter(name=recorded["name"]).exists():

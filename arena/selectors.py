@@ -8,6 +8,7 @@ from django.conf import settings
 
 from arena.models import Answer, ArenaModel, Battle, BattleState
 from arena.services import sides_can_continue
+from workers.backends.replay import known_prompts
 
 # Stands for the follow-up not typed yet: whether a backend takes a next turn does not depend on its text.
 NEXT_PROMPT = "…"
@@ -51,8 +52,6 @@ def suggested_prompts() -> list[dict]:
     """The recorded prompts, when replay models are active (they answer nothing else)."""
     if not ArenaModel.objects.filter(active=True, backend="replay").exists():
         return []
-    from workers.backends.replay import known_prompts
-
     return known_prompts()
 
 

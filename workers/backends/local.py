@@ -64,6 +64,7 @@ def load_model(model_dir: str | Path) -> tuple[Any, Any]:
 def _load(path: Path) -> tuple[Any, Any]:
     if not path.is_dir():
         raise BackendError(f"the model directory {path} does not exist")
+    # torch and transformers take seconds and hundreds of MB to import: only a worker serving a local model loads them.
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -281,7 +282,7 @@ class _Batcher:
             request.finish(_failure(exc))
 
     def _generate(self, batch: list[_Request]) -> None:
-        import torch
+        import torch  # late, as in _load
         from transformers import StoppingCriteriaList
 
         contexts = [request.ids + request.generated for request in batch]
@@ -316,7 +317,7 @@ class _RowsStopped:
         self.rows = rows
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
+        import torch  # late, as in _load
 
         flags = [request.done or request.stop.is_set() for request in self.rows]
         return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
