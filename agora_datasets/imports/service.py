@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.arena import ArenaFormat
+from agora_datasets.imports.arena_hard import ArenaHardFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
 from annotation.candidates import style_fields
 from annotation.imports.records import Record, RowError
@@ -29,7 +30,16 @@ BATCH_SIZE = 500
 MAX_REPORTED_ERRORS = 1000
 
 
-FORMATS = {"arena": ArenaFormat, "llmfao": LlmfaoFormat, "agora": AgoraFormat}
+FORMATS = {
+    "arena": ArenaFormat,
+    "arena-hard": ArenaHardFormat,
+    "llmfao": LlmfaoFormat,
+    "agora": AgoraFormat,
+}
+
+
+class ImportOptionError(ValueError):
+    """The format or an option does not fit the file; said before anything is read."""
 
 
 class ImportRejected(Exception):
@@ -58,12 +68,29 @@ class ImportReport:
 Progress = Callable[[str, int, int], None]  # (phase, bytes read, records so far)
 
 
-def judgments_import(
-    *, path: Path, format: str, skip_invalid: bool = False, progress: Progress | None = None
-) -> ImportReport:
+def reader_for(format: str, path: Path, judge: str | None = None):
+    """The format's reader; ``judge`` names the judge of formats whose records name none."""
     if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
-    reader = FORMATS[format](Path(path))
+        raise ImportOptionError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    cls = FORMATS[format]
+    if getattr(cls, "takes_judge", False):
+        return cls(Path(path), judge=judge)
+    if judge:
+        raise ImportOptionError(
+            f"the {format} format names its judges in the file; --judge goes with formats that do not"
+        )
+    return cls(Path(path))
+
+
+def judgments_import(
+    *,
+    path: Path,
+    format: str,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    judge: str | None = None,
+) -> ImportReport:
+    reader = reader_for(format, path, judge)
     now = datetime.now(tz=UTC)
     report = ImportReport()
 

@@ -1,4 +1,4 @@
-"""python manage.py import_judgments PATH --format arena|llmfao|agora [--skip-invalid]"""
+"""python manage.py import_judgments PATH --format FORMAT [--judge LABEL] [--skip-invalid]"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agora_datasets.imports.service import FORMATS, ImportRejected, judgments_import
+from agora_datasets.imports.service import FORMATS, ImportOptionError, ImportRejected, judgments_import
 
 SHOWN_ERRORS = 20
 
@@ -46,6 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-invalid", action="store_true", help="import the valid records and report the others"
         )
+        parser.add_argument(
+            "--judge",
+            help="the judge of formats whose records name none (arena-hard, lmarena-kaggle, hh-rlhf, nectar); "
+            "default: the file's name without its extension",
+        )
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument("--report", type=Path, help="write every invalid record's line and reason here")
 
@@ -57,6 +62,7 @@ class Command(BaseCommand):
         skip_invalid: bool,
         no_progress: bool,
         report: Path | None = None,
+        judge: str | None = None,
         **options,
     ):
         self.report_path = report
@@ -64,14 +70,16 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file")
         progress = None if no_progress else ProgressBar(sys.stderr, path.stat().st_size)
         try:
-            report = judgments_import(path=path, format=format, skip_invalid=skip_invalid, progress=progress)
+            report = judgments_import(
+                path=path, format=format, skip_invalid=skip_invalid, progress=progress, judge=judge
+            )
         except ImportRejected as rejected:
             self._errors(path, rejected.report)
             raise CommandError(
                 f"{path}: {rejected.report.invalid} invalid record(s) out of {rejected.report.records}; "
                 "nothing was imported" + ("" if skip_invalid else " (use --skip-invalid to import the rest)")
             ) from None
-        except FileNotFoundError as error:
+        except (FileNotFoundError, ImportOptionError) as error:
             raise CommandError(str(error)) from None
         self._errors(path, report)
         self.stdout.write(

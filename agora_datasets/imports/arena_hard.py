@@ -1,0 +1,105 @@
+"""arena-hard-auto battle records: ``question_id``, ``model_a``, ``model_b``, ``winner``, nothing else.
+
+This is what arena-hard-auto's ``show_result.py`` builds from its judgments before fitting
+Bradley-Terry: one line per game, ``winner`` ∈ ``model_a`` / ``model_b`` / ``tie`` /
+``tie (bothbad)``, and a strong verdict (``A>>B``) written as three identical lines. The file
+names neither the judge nor any text:
+
+* the judge is ``--judge LABEL``, or else the file's name without its extension
+  (``gpt-4-1106-preview.jsonl`` → ``gpt-4-1106-preview``); judges here are models (``ai``);
+* each repeat of a line is a judgment of its own, on a comparison of its own: the n-th
+  occurrence of (question, model_a, model_b) in the file gets the key
+  ``arena-hard:<question_id>:<model_a>:<model_b>:<n>``, so a rating fitted on the import
+  counts the three lines three times, as arena-hard-auto does, and importing the file again
+  finds the same keys and adds nothing;
+* the context is one empty user turn and the candidates have empty text (the questions and
+  answers live in other arena-hard-auto files); ``question_id`` is in the comparison's metadata.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from agora_datasets.imports.arena import WINNERS
+from agora_datasets.imports.files import read_records
+from annotation.imports.records import Record, RowError
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
+from annotation.models import JudgeKind, Source
+
+FIELDS = ("question_id", "model_a", "model_b", "winner")
+
+
+def judge_from_path(path: Path, judge: str | None) -> str:
+    """``--judge`` when given, else the file's name without its extensions."""
+    if judge:
+        return judge
+    name = Path(path).name
+    for suffix in reversed(Path(path).suffixes):
+        if suffix.lower() in {".jsonl", ".json", ".csv", ".parquet", ".pq", ".gz"}:
+            name = name[: -len(suffix)]
+    return name or Path(path).name
+
+
+def label(value, name: str) -> str:
+    """A label that a release may write as a number (ids, hashes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return check_label(value, name)
+
+
+class ArenaHardFormat:
+    name = "arena-hard"
+    takes_judge = True
+
+    def __init__(self, path: Path, judge: str | None = None):
+        self.path = path
+        self.judge = judge_from_path(path, judge)
+        self.seen: Counter = Counter()
+
+    def records(self) -> Iterator[Record]:
+        self.seen = Counter()  # each pass numbers the repeats afresh, the same way
+        return read_records(self.path)
+
+    def parse(self, record: Record, now: datetime) -> Row:
+        data = record.data
+        missing = [name for name in FIELDS if data.get(name) in (None, "")]
+        if missing:
+            raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        question = label(data["question_id"], "question_id")
+        model_a = label(data["model_a"], "model_a")
+        model_b = label(data["model_b"], "model_b")
+        if model_a == model_b:
+            raise RowError(f"model_a and model_b are both {model_a!r}")
+        winner = data["winner"]
+        if not isinstance(winner, str) or winner not in WINNERS:
+            raise RowError(f"winner must be one of {', '.join(WINNERS)}, got {winner!r}")
+        outcome, both_bad = WINNERS[winner]
+        self.seen[(question, model_a, model_b)] += 1
+        repeat = self.seen[(question, model_a, model_b)]
+        key = f"arena-hard:{question}:{model_a}:{model_b}:{repeat}"
+        if len(key) > 200:
+            key = content_key("arena-hard", question, model_a, model_b, repeat)
+        comparison = ComparisonRow(
+            key=key,
+            context=[{"role": "user", "content": ""}],
+            source=Source.IMPORT,
+            created_at=now,
+            metadata={"dataset": "arena-hard-auto", "question_id": question, "repeat": repeat},
+            candidates=[
+                CandidateRow(position=0, model=model_a, text=""),
+                CandidateRow(position=1, model=model_b, text=""),
+            ],
+        )
+        judgment = JudgmentRow(
+            source=Source.IMPORT,
+            judge_kind=JudgeKind.AI,
+            judge=check_label(self.judge, "judge (from --judge or the file's name)"),
+            created_at=now,
+            outcome=outcome,
+            both_bad=both_bad,
+            metadata={k: v for k, v in data.items() if k not in FIELDS},
+        )
+        return Row(comparison, judgment)
