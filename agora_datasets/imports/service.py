@@ -21,6 +21,7 @@ from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.arena import ArenaFormat
 from agora_datasets.imports.arena_hard import ArenaHardFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
+from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
 from annotation.candidates import style_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row, field_values
@@ -34,6 +35,8 @@ FORMATS = {
     "arena": ArenaFormat,
     "arena-hard": ArenaHardFormat,
     "llmfao": LlmfaoFormat,
+    "lmarena": LmarenaFormat,
+    "lmarena-kaggle": LmarenaKaggleFormat,
     "agora": AgoraFormat,
 }
 

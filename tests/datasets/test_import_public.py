@@ -4,6 +4,8 @@ in that release's exact shape (names, types, nesting), nothing downloaded."""
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -101,3 +103,188 @@ def test_judge_option_is_refused_where_the_file_names_judges(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", [{"agora_raw": 1}])
     with pytest.raises(Exception, match="--judge goes with formats that do not"):
         call_command("import_judgments", str(path), "--format", "agora", "--judge", "x", "--no-progress")
+
+
+def lmarena_33k() -> list[dict]:
+    """Two battles as lmsys/chatbot_arena_conversations has them (one multi-turn, one both-bad)."""
+    moderation = {
+        "categories": {"harassment": False, "hate": False, "sexual": False, "violence": False},
+        "category_scores": {"harassment": 1.2e-05, "hate": 3.1e-06, "sexual": 2.5e-05, "violence": 4.0e-06},
+        "flagged": False,
+    }
+    toxic = {
+        "roberta-large": {"flagged": False, "probability": 0.0032},
+        "t5-large": {"flagged": False, "score": 0.0001},
+    }
+    return [
+        {
+            "question_id": "58210e39b3fd4441a2bd4a518bb44c2d",
+            "model_a": "chatglm-6b",
+            "model_b": "koala-13b",
+            "winner": "model_b",
+            "judge": "arena_user_973",
+            "conversation_a": [
+                {"content": "What is the difference between OpenCL and CUDA?", "role": "user"},
+                {"content": "OpenCL and CUDA are two different programming models.", "role": "assistant"},
+                {"content": "Which is faster?", "role": "user"},
+                {"content": "It depends.", "role": "assistant"},
+            ],
+            "conversation_b": [
+                {"content": "What is the difference between OpenCL and CUDA?", "role": "user"},
+                {"content": "OpenCL is open; CUDA is NVIDIA's.", "role": "assistant"},
+                {"content": "Which is faster?", "role": "user"},
+                {"content": "CUDA, on NVIDIA hardware.", "role": "assistant"},
+            ],
+            "turn": 2,
+            "anony": True,
+            "language": "English",
+            "tstamp": 1682351591.1322,
+            "openai_moderation": moderation,
+            "toxic_chat_tag": toxic,
+        },
+        {
+            "question_id": "2564acd09e3942fd97657d05282d4389",
+            "model_a": "oasst-pythia-12b",
+            "model_b": "alpaca-13b",
+            "winner": "tie (bothbad)",
+            "judge": "arena_user_973",
+            "conversation_a": [
+                {"content": "Why did my parent not invite me to their wedding?", "role": "user"},
+                {"content": "It is likely that they wanted to keep it small.", "role": "assistant"},
+            ],
+            "conversation_b": [
+                {"content": "Why did my parent not invite me to their wedding?", "role": "user"},
+                {"content": "I don't know.", "role": "assistant"},
+            ],
+            "turn": 1,
+            "anony": True,
+            "language": "English",
+            "tstamp": 1682351654.6747,
+            "openai_moderation": moderation,
+            "toxic_chat_tag": toxic,
+        },
+    ]
+
+
+def write_parquet(path: Path, records: list[dict]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(records), path, row_group_size=1)
+    return path
+
+
+def export_lines(tmp_path: Path) -> list[dict]:
+    out = tmp_path / "raw.jsonl"
+    call_command("export_dataset", "--format", "raw", "--output", str(out), stdout=io.StringIO())
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "jsonl", "json"])
+def test_lmarena_conversations_keep_every_field(tmp_path, kind):
+    records = lmarena_33k()
+    if kind == "parquet":
+        path = write_parquet(tmp_path / "train-00000-of-00001.parquet", records)
+    elif kind == "json":
+        path = tmp_path / "clean_battle_conv.json"
+        path.write_text(json.dumps(records))
+    else:
+        path = write_jsonl(tmp_path / "battles.jsonl", records)
+    out = run_import(path, "lmarena")
+    assert "2 judgments added, 2 comparisons added" in out
+    multi = Judgment.objects.get(comparison__key="arena:58210e39b3fd4441a2bd4a518bb44c2d")
+    assert (multi.judge, multi.judge_kind, multi.outcome) == ("arena_user_973", "external", "b")
+    assert multi.comparison.prompt == "Which is faster?" and len(multi.comparison.context) == 3
+    assert [c.text for c in multi.comparison.candidates.all()] == ["It depends.", "CUDA, on NVIDIA hardware."]
+    assert multi.metadata["anony"] is True and multi.metadata["turn"] == 2
+    assert multi.metadata["toxic_chat_tag"] == records[0]["toxic_chat_tag"]
+    assert multi.metadata["openai_moderation"] == records[0]["openai_moderation"]
+    assert multi.created_at.timestamp() == pytest.approx(1682351591.1322)
+    bothbad = Judgment.objects.get(comparison__key="arena:2564acd09e3942fd97657d05282d4389")
+    assert (bothbad.outcome, bothbad.both_bad) == ("tie", True)
+
+    exported = {line["comparison"]["key"]: line for line in export_lines(tmp_path)}
+    back = exported["arena:58210e39b3fd4441a2bd4a518bb44c2d"]["judgment"]["metadata"]
+    assert back["openai_moderation"] == records[0]["openai_moderation"] and back["anony"] is True
+    assert "0 judgments added" in run_import(path, "lmarena")
+
+
+def test_lmarena_judge_hash_and_category_tags(tmp_path):
+    record = lmarena_33k()[1]
+    record["judge_hash"] = record.pop("judge")
+    record["category_tag"] = {"criteria_v0.1": {"complexity": False, "creativity": True}, "if_v0.1": {"if": False}}
+    record["is_code"] = False
+    path = write_jsonl(tmp_path / "arena-100k.jsonl", [record])
+    run_import(path, "lmarena")
+    judgment = Judgment.objects.get()
+    assert judgment.judge == "arena_user_973"
+    assert judgment.metadata["category_tag"] == record["category_tag"] and judgment.metadata["is_code"] is False
+
+
+def kaggle_rows() -> list[dict]:
+    """lmarena-ai/arena-human-preference-55k, train.csv: JSON-encoded turns as text, one-hot winners."""
+    return [
+        {
+            "id": 30192,
+            "model_a": "gpt-4-1106-preview",
+            "model_b": "gpt-4-0613",
+            "prompt": json.dumps(["Is it morally right to try to have a certain percentage of females?", "Why?"]),
+            "response_a": json.dumps(["The question is complex.", "Because of fairness."]),
+            "response_b": json.dumps(["As an AI, I don't have opinions.", "It depends."]),
+            "winner_model_a": 1,
+            "winner_model_b": 0,
+            "winner_tie": 0,
+        },
+        {
+            "id": 53567,
+            "model_a": "koala-13b",
+            "model_b": "gpt-4-0613",
+            "prompt": json.dumps(["What is the difference between marriage license and marriage certificate?"]),
+            "response_a": json.dumps([None]),
+            "response_b": json.dumps(["A license lets you marry; a certificate proves you did."]),
+            "winner_model_a": 0,
+            "winner_model_b": 0,
+            "winner_tie": 1,
+        },
+    ]
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_lmarena_kaggle_csv(tmp_path):
+    path = write_csv(tmp_path / "train.csv", kaggle_rows())
+    out = run_import(path, "lmarena-kaggle", "--judge", "lmarena-55k")
+    assert "2 judgments added, 2 comparisons added" in out
+    first = Judgment.objects.get(comparison__key="lmarena-kaggle:30192")
+    assert (first.judge, first.outcome) == ("lmarena-55k", "a")
+    comparison = first.comparison
+    assert comparison.prompt == "Why?" and len(comparison.context) == 3
+    a, b = comparison.candidates.all()
+    assert (a.model, a.text, b.model, b.text) == (
+        "gpt-4-1106-preview",
+        "Because of fairness.",
+        "gpt-4-0613",
+        "It depends.",
+    )
+    assert b.conversation[1]["content"] == "As an AI, I don't have opinions."
+    tie = Judgment.objects.get(comparison__key="lmarena-kaggle:53567")
+    assert tie.outcome == "tie" and tie.metadata == {"null_turns": {"response_a": [0]}}
+    assert tie.comparison.candidates.get(position=0).text == ""
+
+
+def test_lmarena_kaggle_bad_rows_name_their_line(tmp_path):
+    rows = kaggle_rows()
+    rows[0]["winner_tie"] = 1
+    rows[1]["prompt"] = json.dumps(["bad \ud800 text"])
+    path = write_csv(tmp_path / "train.csv", rows)
+    text = rejected(path, "lmarena-kaggle")
+    assert "line 2: exactly one of winner_model_a, winner_model_b and winner_tie must be 1" in text
+    assert "line 3: prompt contains an unpaired surrogate (U+D800 at position 5)" in text
