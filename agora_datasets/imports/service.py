@@ -20,8 +20,11 @@ from django.db import IntegrityError, transaction
 from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.arena import ArenaFormat
 from agora_datasets.imports.arena_hard import ArenaHardFormat
+from agora_datasets.imports.files import first_record
+from agora_datasets.imports.hh_rlhf import HhRlhfFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
 from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
+from agora_datasets.imports.nectar import NectarFormat
 from annotation.candidates import style_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row, field_values
@@ -38,11 +41,59 @@ FORMATS = {
     "lmarena": LmarenaFormat,
     "lmarena-kaggle": LmarenaKaggleFormat,
     "agora": AgoraFormat,
+    "hh-rlhf": HhRlhfFormat,
+    "nectar": NectarFormat,
+}
+
+# --format auto: the fields each format's records must have (and must not), most specific first.
+# "judge_hash" counts as "judge".
+SIGNATURES: dict[str, tuple[frozenset, frozenset]] = {
+    "agora": (frozenset({"agora_raw", "comparison", "candidates", "judgment"}), frozenset()),
+    "lmarena-kaggle": (
+        frozenset({"id", "model_a", "model_b", "prompt", "response_a", "response_b"})
+        | frozenset({"winner_model_a", "winner_model_b", "winner_tie"}),
+        frozenset(),
+    ),
+    "lmarena": (
+        frozenset({"question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b"}),
+        frozenset(),
+    ),
+    "arena": (frozenset({"model_a", "model_b", "winner", "judge"}), frozenset()),
+    "arena-hard": (
+        frozenset({"question_id", "model_a", "model_b", "winner"}),
+        frozenset({"judge", "conversation_a", "conversation_b", "prompt", "response_a", "response_b"}),
+    ),
+    "llmfao": (frozenset({"id", "prompt", "model_x", "model_y", "winner"}), frozenset()),
+    "hh-rlhf": (frozenset({"chosen", "rejected"}), frozenset()),
+    "nectar": (frozenset({"prompt", "answers"}), frozenset()),
 }
 
 
 class ImportOptionError(ValueError):
     """The format or an option does not fit the file; said before anything is read."""
+
+
+def detect_format(path: Path) -> tuple[str, list[str]]:
+    """The format whose fields the file's first record has, and those fields; else
+    ImportOptionError naming the nearest format and the fields it lacks."""
+    record = first_record(Path(path))
+    if record is None:
+        raise ImportOptionError(f"{path} has no records to recognise a format from")
+    if record.data is None:
+        raise ImportOptionError(f"cannot recognise the format: record {record.line}: {record.error}")
+    keys = set(record.data) | ({"judge"} if "judge_hash" in record.data else set())
+    for name, (required, forbidden) in SIGNATURES.items():
+        if required <= keys and not forbidden & keys:
+            return name, sorted(required)
+    nearest = max(SIGNATURES, key=lambda name: len(SIGNATURES[name][0] & keys) / len(SIGNATURES[name][0]))
+    lacking = sorted(SIGNATURES[nearest][0] - keys)
+    extra = sorted(SIGNATURES[nearest][1] & keys)
+    why = f"lacks {', '.join(lacking)}" if lacking else f"does not have {', '.join(extra)}"
+    raise ImportOptionError(
+        f"{path} matches no format (its fields: {', '.join(sorted(record.data))}); "
+        f"the nearest is {nearest}, whose records have {', '.join(sorted(SIGNATURES[nearest][0]))} "
+        f"and this one {why}"
+    )
 
 
 class ImportRejected(Exception):
@@ -61,6 +112,7 @@ class ImportReport:
     comparisons_added: int = 0
     judgments_added: int = 0
     judgments_present: int = 0  # already in the database, or twice in the file
+    format: str = ""
 
     def add_error(self, line: int, reason: str) -> None:
         self.invalid += 1
@@ -93,9 +145,11 @@ def judgments_import(
     progress: Progress | None = None,
     judge: str | None = None,
 ) -> ImportReport:
+    if format == "auto":
+        format, _ = detect_format(path)
     reader = reader_for(format, path, judge)
     now = datetime.now(tz=UTC)
-    report = ImportReport()
+    report = ImportReport(format=format)
 
     for record, _row, error in _rows(reader, now, "checking", progress):
         report.records += 1

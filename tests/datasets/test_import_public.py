@@ -288,3 +288,104 @@ def test_lmarena_kaggle_bad_rows_name_their_line(tmp_path):
     text = rejected(path, "lmarena-kaggle")
     assert "line 2: exactly one of winner_model_a, winner_model_b and winner_tie must be 1" in text
     assert "line 3: prompt contains an unpaired surrogate (U+D800 at position 5)" in text
+
+
+HH = [
+    {
+        "chosen": "\n\nHuman: What are some cuss words in english?\n\nAssistant: I'd rather not list them."
+        "\n\nHuman: What's your favorite one?\n\nAssistant: I haven't even thought about it.",
+        "rejected": "\n\nHuman: What are some cuss words in english?\n\nAssistant: I'd rather not list them."
+        "\n\nHuman: What's your favorite one?\n\nAssistant: Ass.",
+    },
+    {
+        "chosen": "\n\nHuman: Can you help me find a recipe?\n\nAssistant: Sure, what dish?",
+        "rejected": "\n\nHuman: Can you help me find a recipe?\n\nAssistant: No.",
+    },
+]
+
+
+def test_hh_rlhf_transcripts_split_into_shared_context_and_two_answers(tmp_path):
+    path = write_jsonl(tmp_path / "harmless-base.jsonl", HH)
+    out = run_import(path, "hh-rlhf")
+    assert "2 judgments added, 2 comparisons added" in out
+    judgment = Judgment.objects.get(comparison__context__0__content="What are some cuss words in english?")
+    assert (judgment.judge, judgment.judge_kind, judgment.outcome) == ("harmless-base", "external", "a")
+    comparison = judgment.comparison
+    assert [m["role"] for m in comparison.context] == ["user", "assistant", "user"]
+    assert comparison.prompt == "What's your favorite one?"
+    chosen, rejected_ = comparison.candidates.all()
+    assert (chosen.text, chosen.model, chosen.metadata) == (
+        "I haven't even thought about it.",
+        "hh-rlhf (unnamed model)",
+        {"hh_rlhf": "chosen"},
+    )
+    assert (rejected_.text, rejected_.metadata, rejected_.conversation) == ("Ass.", {"hh_rlhf": "rejected"}, None)
+    assert "0 judgments added, 0 comparisons added, 2 already present" in run_import(path, "hh-rlhf")
+
+
+def test_hh_rlhf_refuses_a_transcript_that_is_not_one(tmp_path):
+    path = write_jsonl(tmp_path / "h.jsonl", [HH[0], {"chosen": "Hello", "rejected": HH[1]["rejected"]}])
+    assert 'line 2: chosen must start with "\\n\\nHuman: "' in rejected(path, "hh-rlhf")
+
+
+def nectar_record() -> dict:
+    """berkeley-nest/Nectar: 7 answers with GPT-4's ranks (1 = best)."""
+    models = ["gpt-3.5-turbo", "gpt-4", "llama-2-7b-chat", "mpt-7b-chat", "claude-1", "vicuna-33b", "alpaca-13b"]
+    ranks = [3, 1, 5, 6, 2, 4, 7]
+    return {
+        "prompt": "\n\nHuman: 0.002 = 1000 \n1 = x?\n\nAssistant:",
+        "answers": [
+            {"answer": f"Answer from {model}.", "model": model, "rank": float(rank)}
+            for model, rank in zip(models, ranks, strict=True)
+        ],
+        "turns": 1,
+        "num_responses": 7,
+        "source": ["sharegpt"],
+        "good_natured": True,
+    }
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_nectar_becomes_one_ranking_judgment(tmp_path, kind):
+    if kind == "parquet":
+        path = write_parquet(tmp_path / "nectar.parquet", [nectar_record()])
+    else:
+        path = write_jsonl(tmp_path / "nectar.jsonl", [nectar_record()])
+    out = run_import(path, "nectar", "--judge", "gpt-4")
+    assert "1 judgments added, 1 comparisons added" in out
+    judgment = Judgment.objects.get()
+    assert (judgment.judge, judgment.judge_kind, judgment.outcome) == ("gpt-4", "ai", None)
+    assert judgment.ranking == [[1], [4], [0], [5], [2], [3], [6]]
+    assert judgment.metadata == {"turns": 1, "num_responses": 7, "source": ["sharegpt"], "good_natured": True}
+    comparison = judgment.comparison
+    assert comparison.context == [{"role": "user", "content": "0.002 = 1000 \n1 = x?"}]
+    assert [c.model for c in comparison.candidates.all()][:2] == ["gpt-3.5-turbo", "gpt-4"]
+
+
+def auto(path: Path) -> str:
+    out = io.StringIO()
+    call_command("import_judgments", str(path), "--format", "auto", "--no-progress", stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_auto_recognises_each_format(tmp_path):
+    files = {
+        "arena-hard": write_jsonl(tmp_path / "gpt-4.jsonl", arena_hard_battles()),
+        "lmarena": write_parquet(tmp_path / "conv.parquet", lmarena_33k()),
+        "lmarena-kaggle": write_csv(tmp_path / "train.csv", kaggle_rows()),
+        "hh-rlhf": write_jsonl(tmp_path / "hh.jsonl", HH),
+        "nectar": write_jsonl(tmp_path / "nectar.jsonl", [nectar_record()]),
+    }
+    for name, path in files.items():
+        out = auto(path)
+        assert f"{path}: format {name} (its records have " in out, out
+        assert "judgments added" in out
+
+
+def test_auto_names_the_nearest_format_and_what_it_lacks(tmp_path):
+    path = write_jsonl(tmp_path / "odd.jsonl", [{"question_id": "q1", "model_a": "x", "model_b": "y", "result": "A"}])
+    with pytest.raises(Exception) as caught:
+        auto(path)
+    message = str(caught.value)
+    assert "matches no format" in message and "the nearest is arena-hard" in message
+    assert message.endswith("and this one lacks winner")

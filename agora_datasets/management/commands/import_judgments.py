@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agora_datasets.imports.service import FORMATS, ImportOptionError, ImportRejected, judgments_import
+from agora_datasets.imports.service import FORMATS, ImportOptionError, ImportRejected, detect_format, judgments_import
 
 SHOWN_ERRORS = 20
 
@@ -42,7 +42,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
-        parser.add_argument("--format", required=True, choices=sorted(FORMATS))
+        parser.add_argument(
+            "--format",
+            required=True,
+            choices=["auto", *sorted(FORMATS)],
+            help="auto: recognise the format from the first record's fields",
+        )
         parser.add_argument(
             "--skip-invalid", action="store_true", help="import the valid records and report the others"
         )
@@ -68,6 +73,12 @@ class Command(BaseCommand):
         self.report_path = report
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
+        if format == "auto":
+            try:
+                format, fields = detect_format(path)
+            except ImportOptionError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(f"{path}: format {format} (its records have {', '.join(fields)})")
         progress = None if no_progress else ProgressBar(sys.stderr, path.stat().st_size)
         try:
             report = judgments_import(
