@@ -252,10 +252,13 @@ class Membership(models.Model):
 class Item(models.Model):
     """One comparison in a project's queue, with its gold answer when it is a gold item.
 
-    ``taken`` = live leases + completed annotations, and ``open`` = taken < overlap. Only
-    annotation/queue.py writes them, always under the item's row lock in the same transaction as
-    the assignment they count, so the claim finds open items through a partial index instead of
-    counting assignments (tests check they always equal the counts).
+    ``taken`` = live leases + completed annotations, ``done`` = completed annotations, and ``open``
+    = whether the item still takes annotations (gold, or taken < the project's overlap: the rule is
+    written once, in annotation/sql.py's ``item_open_sql``). annotation/queue.py writes all three on a
+    claim, submit, skip and lease expiry, under the item's row lock in the same transaction as the
+    assignment they count; annotation/projects.py's ``items_reopen`` rewrites ``open`` when the
+    project's overlap changes (from the settings page or the admin). The claim so finds open items
+    through a partial index instead of counting assignments (tests check they always equal the counts).
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
@@ -263,7 +266,7 @@ class Item(models.Model):
     priority = models.SmallIntegerField(default=0)  # higher first (items an AI judge found contested)
     taken = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    # taken < the project's overlap (always true for gold items): the claim index holds open items only.
+    # annotation/sql.py's item_open_sql (gold, or taken < overlap): the claim index holds open items only.
     open = models.BooleanField(default=True)
     is_gold = models.BooleanField(default=False)
     # The expected answer of a gold item, in the shape of the task's answer; numbers within

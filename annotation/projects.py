@@ -1,8 +1,9 @@
 """A project's settings and members, as its owners (or staff, through the admin) change them.
 
-The queue keeps each item's ``open`` flag (taken < overlap) instead of counting assignments on every
-claim, so a change of overlap must recount those flags in the same transaction, or raising the overlap
-would leave finished items closed for good and lowering it would keep handing out items that are done.
+The queue keeps each item's ``open`` flag (annotation/sql.py's ``item_open_sql``) instead of counting
+assignments on every claim, so a change of overlap must recount those flags in the same transaction, or
+raising the overlap would leave finished items closed for good and lowering it would keep handing out items
+that are done.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 
 from annotation.items import ItemsError, ItemsReport, items_import
 from annotation.models import Item, Membership, Project, Role
+from annotation.sql import item_open
 
 
 class ProjectError(ValueError):
@@ -24,9 +25,8 @@ class ProjectError(ValueError):
 
 def items_reopen(project: Project) -> int:
     """Set every item's ``open`` flag from its count and the project's overlap; returns the items changed."""
-    wanted = Q(is_gold=True) | Q(taken__lt=project.overlap)
-    stale = Item.objects.filter(project=project).filter(Q(open=True) & ~wanted | Q(open=False) & wanted)
-    return stale.update(open=wanted)
+    stale = Item.objects.filter(project=project).exclude(open=item_open(overlap=project.overlap))
+    return stale.update(open=item_open(overlap=project.overlap))
 
 
 def project_settings_update(*, project: Project, changes: dict) -> Project:

@@ -4,8 +4,10 @@ Concurrency, in one place:
 - A claim picks the first open item the annotator has not had with one
   ``SELECT … FOR UPDATE SKIP LOCKED`` (two annotators claiming at once take different rows or
   wait for nothing) and, holding that row lock, counts the lease in ``item.taken``.
-- ``taken`` (live leases + completed) and ``open`` (taken < overlap) change only here, under the
-  item's row lock, in the transaction that writes the assignment they count.
+- ``taken`` (live leases + completed) and ``open`` (annotation/sql.py's ``item_open_sql``) change here, under
+  the item's row lock, in the transaction that writes the assignment they count; ``done`` changes here on a
+  submission. (projects.py's ``items_reopen`` also recomputes ``open`` when a project's overlap changes.)
+- The statements are in annotation/sql.py.
 - Lock order is assignment → item in submit, skip and expiry; a claim locks an item and then
   writes only assignments that none of those three touch (new rows, or its own expired one).
 - The unique (item, annotator) assignment and (comparison, judge, source) judgment constraints
@@ -19,7 +21,7 @@ from datetime import timedelta
 
 import psycopg
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.ai_judge import route_after_human
@@ -35,6 +37,7 @@ from annotation.models import (
     Source,
     TaskType,
 )
+from annotation.sql import CLAIM_SQL, EXPIRE_SQL, LIVE_SQL, PROGRESS_SQL, item_open
 from annotation.storable import text_refusal
 
 
@@ -58,70 +61,7 @@ class TaskNotFound(QueueError):
     status = 404
 
 
-# One statement claims: pick the first open item the annotator has not had (row-locked, skipping
-# rows other claims hold), count the lease on it, and write the lease with the candidates in a
-# random order. The annotator's old row for the item can only be an expired lease (anything else
-# made the item ineligible), so the conflict branch revives exactly that one.
 MAX_SKIP_REASON_CHARS = Assignment._meta.get_field("skip_reason").max_length
-
-CLAIM_SQL = """
-    WITH picked AS (
-        SELECT i.id FROM annotation_item i
-        WHERE i.project_id = %(project)s AND i.open AND i.is_gold = %(gold)s
-          AND NOT EXISTS (
-              SELECT 1 FROM annotation_assignment a
-              WHERE a.item_id = i.id AND a.annotator_id = %(annotator)s AND a.state <> 'expired'
-          )
-          -- The same comparison may sit in several projects: one queue judgment per person on it.
-          AND NOT EXISTS (
-              SELECT 1 FROM annotation_judgment j
-              WHERE j.comparison_id = i.comparison_id AND j.judge = %(judge)s AND j.source = 'queue'
-          )
-        ORDER BY i.priority DESC, i.id
-        LIMIT 1
-        FOR UPDATE OF i SKIP LOCKED
-    ), counted AS (
-        UPDATE annotation_item i
-        SET taken = i.taken + 1, open = i.is_gold OR i.taken + 1 < %(overlap)s
-        FROM picked WHERE i.id = picked.id
-        RETURNING i.id, i.comparison_id
-    )
-    INSERT INTO annotation_assignment (item_id, annotator_id, state, display_order, leased_at, expires_at,
-                                       skip_reason)
-    SELECT counted.id, %(annotator)s, 'leased',
-           (SELECT COALESCE(jsonb_agg(k.position ORDER BY random()), '[]'::jsonb)
-            FROM annotation_candidate k WHERE k.comparison_id = counted.comparison_id),
-           %(now)s, %(expires)s, ''
-    FROM counted
-    ON CONFLICT (item_id, annotator_id) DO UPDATE
-        SET state = 'leased', display_order = EXCLUDED.display_order, leased_at = EXCLUDED.leased_at,
-            expires_at = EXCLUDED.expires_at, finished_at = NULL, skip_reason = ''
-        WHERE annotation_assignment.state = 'expired'
-    RETURNING id
-"""
-
-EXPIRE_SQL = """
-    WITH expired AS (
-        UPDATE annotation_assignment SET state = 'expired', finished_at = %(now)s
-        WHERE state = 'leased' AND expires_at <= %(now)s
-        RETURNING item_id
-    ), counts AS (
-        SELECT item_id, COUNT(*) AS n FROM expired GROUP BY item_id
-    )
-    UPDATE annotation_item i
-    SET taken = i.taken - c.n, open = i.is_gold OR i.taken - c.n < p.overlap
-    FROM counts c, annotation_project p
-    WHERE i.id = c.item_id AND p.id = i.project_id
-    RETURNING i.id
-"""
-
-
-LIVE_SQL = """
-    SELECT a.id FROM annotation_assignment a JOIN annotation_item i ON i.id = a.item_id
-    WHERE i.project_id = %(project)s AND a.annotator_id = %(annotator)s AND a.state = 'leased'
-      AND a.expires_at > %(now)s
-    ORDER BY a.leased_at LIMIT 1
-"""
 
 
 def _live(project: Project, annotator, now) -> int | None:
@@ -225,7 +165,7 @@ def _reclaim_expired(assignment: Assignment) -> None:
             "stored. The next task is ready."
         )
     Item.objects.filter(pk=item.pk).update(
-        taken=F("taken") + 1, open=Q(is_gold=True) | Q(taken__lt=project.overlap - 1)
+        taken=F("taken") + 1, open=item_open(overlap=project.overlap, taken_change=1)
     )
 
 
@@ -318,7 +258,7 @@ def assignment_skip(*, assignment_id: int, annotator, reason: str) -> Assignment
         project = assignment.item.project
         Item.objects.select_for_update().filter(pk=assignment.item_id).first()
         Item.objects.filter(pk=assignment.item_id).update(
-            taken=F("taken") - 1, open=Q(is_gold=True) | Q(taken__lte=project.overlap)
+            taken=F("taken") - 1, open=item_open(overlap=project.overlap, taken_change=-1)
         )
         Assignment.objects.filter(pk=assignment.pk).update(
             state=AssignmentState.SKIPPED, skip_reason=reason, finished_at=timezone.now()
@@ -332,15 +272,6 @@ def leases_expire(*, now=None) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(EXPIRE_SQL, {"now": now or timezone.now()})
         return cursor.rowcount
-
-
-PROGRESS_SQL = """
-    SELECT (SELECT COALESCE(SUM(done), 0) FROM annotation_item WHERE project_id = %(project)s AND NOT is_gold),
-           (SELECT COUNT(*) FROM annotation_item WHERE project_id = %(project)s AND NOT is_gold),
-           COUNT(*), COUNT(*) FILTER (WHERE a.finished_at >= %(today)s)
-    FROM annotation_assignment a JOIN annotation_item i ON i.id = a.item_id
-    WHERE a.annotator_id = %(annotator)s AND a.state = 'done' AND i.project_id = %(project)s
-"""
 
 
 def project_progress(*, project: Project, annotator) -> dict:

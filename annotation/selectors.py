@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Count
 
 from annotation.models import Candidate, Comparison, Judgment, Source
+from annotation.sql import PAIRWISE_RESULTS_SQL
 
 
 def data_summary() -> dict:
@@ -25,25 +26,10 @@ def pairwise_results() -> list[dict]:
     """Observed results per model over pairwise judgments: wins, ties, losses.
 
     A tie counts half a win in ``win_rate``; both-bad votes count as ties.
-    One SQL pass over judgments joined to the two candidates they compare.
-    """
-    sql = """
-        WITH votes AS (
-            SELECT a.model AS model_a, b.model AS model_b, j.outcome
-            FROM annotation_judgment j
-            JOIN annotation_candidate a ON a.comparison_id = j.comparison_id AND a.position = 0
-            JOIN annotation_candidate b ON b.comparison_id = j.comparison_id AND b.position = 1
-            WHERE j.outcome IS NOT NULL
-        ), sides AS (
-            SELECT model_a AS model, (outcome = 'a')::int AS win, (outcome = 'tie')::int AS tie,
-                   (outcome = 'b')::int AS loss FROM votes
-            UNION ALL
-            SELECT model_b, (outcome = 'b')::int, (outcome = 'tie')::int, (outcome = 'a')::int FROM votes
-        )
-        SELECT model, COUNT(*), SUM(win), SUM(tie), SUM(loss) FROM sides GROUP BY model
+    One SQL pass (annotation/sql.py) over judgments joined to the two candidates they compare.
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(PAIRWISE_RESULTS_SQL)
         rows = cursor.fetchall()
     results = [
         {"model": model, "battles": n, "wins": w, "ties": t, "losses": lo, "win_rate": (w + t / 2) / n}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from annotation.models import Assignment, AssignmentState, Candidate, Judgment, Project, TaskType
+from annotation.sql import CANDIDATES_SQL
 
 GRADED_SCALE = [
     (-3, "Left is much better"),
@@ -15,9 +16,8 @@ GRADED_SCALE = [
 ]
 
 
-# Raw SQL, not a queryset: the annotator page reads the candidates on every task, and compiling the
-# queryset took longer than running it.
-CANDIDATES_SQL = "SELECT * FROM annotation_candidate WHERE comparison_id = %s"
+# Raw SQL (annotation/sql.py), not a queryset: the annotator page reads the candidates on every task, and
+# compiling the queryset took longer than running it.
 
 
 def task_context(project: Project, assignment: Assignment, user) -> dict:

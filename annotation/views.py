@@ -20,16 +20,12 @@ from annotation.queue import (
     assignment_submit,
     project_progress,
 )
+from annotation.sql import PROJECT_FOR_SQL
 from annotation.storable import int_refusal
 from annotation.tasks_view import task_context
 
-# Raw SQL, not a queryset: this runs on every annotator request, and building and compiling the
-# equivalent queryset (a filter and an Exists subquery) cost more than running it.
-PROJECT_FOR_SQL = """
-    SELECT p.*, EXISTS (SELECT 1 FROM annotation_membership m
-                        WHERE m.project_id = p.id AND m.user_id = %s AND m.role = ANY(%s)) AS member
-    FROM annotation_project p WHERE p.slug = %s
-"""
+# Raw SQL (annotation/sql.py), not a queryset: this runs on every annotator request, and building and
+# compiling the equivalent queryset (a filter and an Exists subquery) cost more than running it.
 
 
 def project_for(request, slug: str, roles: tuple[str, ...] = (Role.OWNER, Role.REVIEWER, Role.ANNOTATOR)) -> Project:
