@@ -9,98 +9,36 @@ import numpy as np
 import psycopg
 from django.db import connection
 
-from annotation.models import Candidate, Comparison, Judgment, Outcome, Source
+from annotation.models import Comparison, Judgment
 from annotation.storable import storable_text_problem
 from ratings.boards import Board
 from ratings.engine.votes import RatingError, Votes
 from ratings.models import RatingRun, RunState
+from ratings.sql import (
+    CANDIDATE_COLUMNS,
+    CANDIDATES_FROM,
+    JUDGE_TIE_RATES_SQL,
+    JUDGMENT_COLUMNS,
+    MODELS_SQL,
+    NO_STRENGTH,
+    PROMPT_COLUMNS,
+    SEND,
+    STYLE_COLUMNS,
+    columns_sql,
+    judgments_from,
+    prompts_from,
+)
 
-SOURCES = list(Source.values)
-# The tables the SQL below reads, as the models name them.
-JUDGMENTS = Judgment._meta.db_table
-CANDIDATES = Candidate._meta.db_table
-COMPARISONS = Comparison._meta.db_table
-
-
-def _literal(value: str) -> str:
-    """One of our own constants (an enum's value) as an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-# The judgments and their candidates come out of PostgreSQL as one row of columns: each column is
-# one bytea made by string_agg over the values' binary send form, which numpy reads in one call.
-# No Python object per row (a COPY stream yields one message per row: seconds at a million), and
-# no join inside PostgreSQL (the joins alone took seconds): the rows meet in numpy. All the
-# aggregates of one query consume the same rows in the same order, so the columns line up.
-# NULLs are coalesced away because string_agg would skip them.
-SEND = {
-    "int2": ("int2send", ">i2"),
-    "int4": ("int4send", ">i4"),
-    "int8": ("int8send", ">i8"),
-    "float8": ("float8send", ">f8"),
-    "timestamptz": ("timestamptz_send", ">i8"),
-}  # µs since 2000-01-01
-
-NO_STRENGTH = -99
-OUTCOME_Y = np.array([0.0, 1.0, 0.5])  # by the outcome code: b, a, tie
-JUDGMENT_COLUMNS = [
-    ("id", "j.id", "int8"),
-    ("comparison", "j.comparison_id", "int8"),
-    ("created", "j.created_at", "timestamptz"),
-    ("judge", "hashtext(j.judge)", "int4"),
-    ("preference", "COALESCE(j.preference, 'NaN'::float8)", "float8"),
-    ("strength", f"COALESCE(j.strength, {NO_STRENGTH})", "int2"),
-    (
-        "outcome",
-        f"CASE j.outcome WHEN {_literal(Outcome.A)} THEN 1 WHEN {_literal(Outcome.B)} THEN 0"
-        f" WHEN {_literal(Outcome.TIE)} THEN 2 ELSE -1 END",
-        "int2",
-    ),
-    ("source", "COALESCE(array_position({sources}, j.source), 0)", "int2"),
-    ("first", "COALESCE((j.display_order -> 0)::text::int2, -1::int2)", "int2"),
-]
-JUDGMENTS_FROM = f"FROM {JUDGMENTS} j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"
-
-# Models travel as 64-bit hashes of their names, mapped back through the few distinct names:
-# joining two million candidates to the model list cost PostgreSQL as much as reading them.
-CANDIDATE_COLUMNS = [
-    ("comparison", "k.comparison_id", "int8"),
-    ("position", "k.position", "int2"),
-    ("model", "hashtextextended(k.model, 0)", "int8"),
-    ("tokens", "COALESCE(k.style_tokens, 0)", "int4"),
-]
-STYLE_COLUMNS = [
-    ("headers", "COALESCE(k.style_headers, 0)", "int4"),
-    ("lists", "COALESCE(k.style_lists, 0)", "int4"),
-    ("bold", "COALESCE(k.style_bold, 0)", "int4"),
-]
-CANDIDATES_FROM = f"FROM {CANDIDATES} k WHERE k.position < 2"
-
-# The distinct models by walking the model index (a "loose index scan"): one probe per model
-# instead of reading every candidate.
-MODELS_SQL = f"""
-    WITH RECURSIVE m AS (
-        SELECT min(model) AS name FROM {CANDIDATES}
-        UNION ALL
-        SELECT (SELECT min(model) FROM {CANDIDATES} WHERE model > m.name) FROM m WHERE m.name IS NOT NULL
-    )
-    SELECT name, hashtextextended(name, 0) FROM m WHERE name IS NOT NULL
-"""
-
-# Each comparison's prompt as a 64-bit hash (the first 16 hex digits of its MD5): votes on the same
-# prompt find each other in numpy, and only one text per distinct prompt is read.
-PROMPT_COLUMNS = [("comparison", "c.id", "int8"), ("hash", "('x' || left(md5(c.prompt), 16))::bit(64)::int8", "int8")]
-PROMPTS_FROM = f"FROM {COMPARISONS} c {{filters}}"
+OUTCOME_Y = np.array([0.0, 1.0, 0.5])  # by the outcome code (ratings/sql.py): b, a, tie
 
 
 def _columns(columns: list[tuple[str, str, str]], from_sql: str, params: list) -> dict[str, np.ndarray]:
     """The columns of the rows ``from_sql`` selects, one native numpy array each."""
-    select = ", ".join(f"string_agg({SEND[kind][0]}(({expr})::{kind}), ''::bytea)" for _, expr, kind in columns)
     connection.ensure_connection()
     # A plain (server-binding) psycopg cursor: Django's client-side one cannot ask for binary results,
     # and in binary a bytea arrives as bytes instead of hex text.
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"SELECT {select} {from_sql}", params, binary=True)
+        cursor.execute(columns_sql(columns, from_sql), params, binary=True)
         row = cursor.fetchone()
     out = {}
     for (name, _, kind), data in zip(columns, row, strict=True):
@@ -120,7 +58,7 @@ def _columns_in_thread(columns: list[tuple[str, str, str]], from_sql: str, param
 class LoadedVotes:
     votes: Votes
     last_judgment_id: int | None
-    source: np.ndarray  # index into SOURCES
+    source: np.ndarray  # index into SOURCES (ratings/sql.py)
     first_shown: np.ndarray  # the position the judge saw first (0 / 1), −1 when unknown
     comparison: np.ndarray  # each vote's comparison id
 
@@ -163,26 +101,18 @@ def votes_load(board: Board) -> LoadedVotes:
     hashes = np.array([h for _, h in named], dtype=np.int64)
     if len(set(hashes.tolist())) != len(hashes):
         raise RuntimeError("two model names share a 64-bit hash; the loader cannot tell them apart")
-    filters, params = [], []
-    if board.category:
-        filters.append(f"AND j.comparison_id IN (SELECT id FROM {COMPARISONS} WHERE category = %s)")
-        params.append(board.category)
-    if board.source:
-        filters.append("AND j.source = %s")
-        params.append(board.source)
-    sources = "ARRAY[" + ", ".join(_literal(value) for value in SOURCES) + "]::text[]"
-    judgment_columns = [(name, expr.format(sources=sources), kind) for name, expr, kind in JUDGMENT_COLUMNS]
-    judgments_from = " ".join([JUDGMENTS_FROM, *filters])
+    params = [value for value in (board.category, board.source) if value]
+    from_sql = judgments_from(category=bool(board.category), source=bool(board.source))
     candidate_columns = CANDIDATE_COLUMNS + (STYLE_COLUMNS if board.style else [])
     if connection.in_atomic_block:
         # Inside a transaction a second connection would read another snapshot: one connection.
-        judgments = _columns(judgment_columns, judgments_from, params)
+        judgments = _columns(JUDGMENT_COLUMNS, from_sql, params)
         candidates = _columns(candidate_columns, CANDIDATES_FROM, [])
     else:
         # The two reads go over two connections at once: PostgreSQL produces them on two cores.
         with ThreadPoolExecutor(1) as pool:
             later = pool.submit(_columns_in_thread, candidate_columns, CANDIDATES_FROM, [])
-            judgments = _columns(judgment_columns, judgments_from, params)
+            judgments = _columns(JUDGMENT_COLUMNS, from_sql, params)
             candidates = later.result()
     if len(judgments["id"]) == 0:
         return _empty(models)
@@ -255,10 +185,7 @@ def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> V
     """The distinct prompts of these votes (given by comparison id) and each vote's prompt.
 
     Raises RatingError when there are more than ``limit`` distinct prompts (each is embedded)."""
-    filters, params = "", []
-    if category:
-        filters, params = "WHERE c.category = %s", [category]
-    prompts = _columns(PROMPT_COLUMNS, PROMPTS_FROM.format(filters=filters), params)
+    prompts = _columns(PROMPT_COLUMNS, prompts_from(category=bool(category)), [category] if category else [])
     order = np.argsort(prompts["comparison"], kind="stable")
     ids, hashes = prompts["comparison"][order], prompts["hash"][order]
     at = np.minimum(np.searchsorted(ids, comparison), max(len(ids) - 1, 0))
@@ -272,9 +199,7 @@ def vote_prompts(comparison: np.ndarray, *, limit: int, category: str = "") -> V
         )
     # One comparison per distinct prompt is enough to read its text.
     wanted = comparison[first].tolist()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, prompt FROM {COMPARISONS} WHERE id = ANY(%s)", [wanted])
-        text = dict(cursor.fetchall())
+    text = dict(Comparison.objects.filter(id__in=wanted).values_list("id", "prompt"))
     return VotePrompts([text[c] for c in wanted], rows.ravel().astype(np.int64))
 
 
@@ -308,11 +233,6 @@ def categories() -> list[str]:
 
 def judge_tie_rates(limit: int = 15, min_votes: int = 20) -> list[dict]:
     """Judges with the highest tie rates (at least ``min_votes`` pairwise votes)."""
-    sql = f"""
-        SELECT judge, COUNT(*), AVG((outcome = %s)::int)::float8
-        FROM {JUDGMENTS} WHERE outcome IS NOT NULL
-        GROUP BY judge HAVING COUNT(*) >= %s ORDER BY 3 DESC, 2 DESC LIMIT %s
-    """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Outcome.TIE.value, min_votes, limit])
+        cursor.execute(JUDGE_TIE_RATES_SQL, [min_votes, limit])
         return [{"judge": j, "n": n, "tie_rate": r} for j, n, r in cursor.fetchall()]

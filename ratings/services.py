@@ -20,6 +20,7 @@ from ratings.engine.methods import Prompts
 from ratings.engine.result import RatingResult
 from ratings.engine.votes import RatingError
 from ratings.models import RatingRun, RunState
+from ratings.sql import SOURCES
 
 # The Celery task that fits a run (ratings.tasks.fit_ratings). It is sent by name: the tasks import this
 # module, and this module does not import them back.
@@ -59,7 +60,7 @@ def bias_panel(loaded: selectors.LoadedVotes) -> dict:
     votes = loaded.votes
     decisive = (~votes.tie) & ((votes.y == 0.0) | (votes.y == 1.0)) & (loaded.first_shown >= 0)
     first_won = np.where(loaded.first_shown == 0, votes.y == 1.0, votes.y == 0.0)[decisive]
-    groups = np.array([selectors.SOURCES[s] if s >= 0 else "?" for s in loaded.source[decisive]], dtype=object)
+    groups = np.array([SOURCES[s] if s >= 0 else "?" for s in loaded.source[decisive]], dtype=object)
     return {
         "position": summaries.position_bias(first_won.astype(float), groups),
         "length": summaries.length_bias(votes.extra["tokens_a"], votes.extra["tokens_b"], votes.y),
