@@ -35,6 +35,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, TextFie
 from django.db.models.functions import Cast
 from psycopg.adapt import Loader
 
+from agora_datasets.exports.sql import JIT_OFF, JIT_SET_SQL, JIT_SHOW_SQL, rows_with_candidates_sql
 from annotation.models import Candidate, Comparison, Item, Judgment, Score
 from annotation.quality.competence import flag_low_accuracy, gold_accuracy
 from annotation.quality.gold import gold_expected, gold_value
@@ -179,7 +180,7 @@ def judgment_queryset(filters: ExportFilters) -> QuerySet[Judgment]:
             Prefetch("comparison__candidates", queryset=Candidate.objects.order_by("position")),
             Prefetch("scores", queryset=Score.objects.order_by("position", "attribute")),
         )
-        .order_by("comparison__key", "judge", "source")
+        .order_by(*EXPORT_ORDER)
     )
 
 
@@ -256,23 +257,6 @@ def _as_text(name: str) -> Cast:
     return Cast(name, output_field=TextField())
 
 
-def _candidate_columns(json_texts: bool) -> str:
-    """A comparison's candidates beside each judgment row: positions 0 and 1 as columns (the pairwise formats'
-    pair), any others as a JSON array of [position, model, text]. One index probe per row, made after the
-    rows are sorted, so the sort never carries the answers' texts. ``json_texts``: the two texts as JSON
-    string literals (json values)."""
-
-    def text(position: int) -> str:
-        column = f"max(text) FILTER (WHERE position = {position})"
-        return f"to_json({column})" if json_texts else column
-
-    return f"""
-        SELECT max(model) FILTER (WHERE position = 0), {text(0)}, max(model) FILTER (WHERE position = 1), {text(1)},
-               (json_agg(json_build_array(position, model, text) ORDER BY position)
-                   FILTER (WHERE position NOT IN (0, 1)))::text
-        FROM {Candidate._meta.db_table} WHERE comparison_id = judgments.comparison_id"""
-
-
 class _FragmentLoader(Loader):
     """A json column as an orjson fragment: copied into a JSONL line as it is, never parsed."""
 
@@ -280,10 +264,16 @@ class _FragmentLoader(Loader):
         return orjson.Fragment(bytes(data))
 
 
+# The export order, and the columns a value row starts with (the judgment's, then its comparison's).
+EXPORT_ORDER = ("comparison__key", "judge", "source")
+VALUE_COLUMNS = (*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json")
+
+
 def _value_rows(filters: ExportFilters, chunk_size: int, json_texts: bool) -> Iterator[tuple]:
     """Judgment fields, then the comparison's key, prompt and context (JSON text), then the candidate columns
-    (``_candidate_columns``), in export order: one query, streamed ``chunk_size`` rows at a time (no cursor to
-    declare, nothing held on the server), so PostgreSQL reads ahead while the rows are written."""
+    (exports/sql.py's ``candidate_columns_sql``), in export order: one query, streamed ``chunk_size`` rows at a
+    time (no cursor to declare, nothing held on the server), so PostgreSQL reads ahead while the rows are
+    written."""
     queryset = (
         filtered_judgments(filters)
         .annotate(
@@ -293,28 +283,23 @@ def _value_rows(filters: ExportFilters, chunk_size: int, json_texts: bool) -> It
             ranking_json=_as_text("ranking"),
             context_json=_as_text("comparison__context"),
         )
-        .order_by("comparison__key", "judge", "source")
-        .values_list(*JudgmentValues._fields, "comparison__key", "comparison__prompt", "context_json")
+        .order_by(*EXPORT_ORDER)
+        .values_list(*VALUE_COLUMNS)
     )
-    sql, params = queryset.query.sql_with_params()
-    # The ORDER BY names select-list positions, which are the same in the outer query. OFFSET 0 keeps the
-    # sort inside (over the narrow rows); the nested loop that adds the candidates keeps its order.
-    order_by = sql.rsplit(" ORDER BY ", 1)[1]
-    sql = (
-        f"SELECT judgments.*, candidates.* FROM ({sql} OFFSET 0) judgments "
-        f"LEFT JOIN LATERAL ({_candidate_columns(json_texts)}) candidates ON true ORDER BY {order_by}"
-    )
+    judgments_sql, params = queryset.query.sql_with_params()
+    order = [VALUE_COLUMNS.index(name) + 1 for name in EXPORT_ORDER]
+    sql = rows_with_candidates_sql(judgments_sql, order, json_texts)
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
         if json_texts:  # the only json-typed columns are the two texts
             cursor.adapters.register_loader("json", _FragmentLoader)
         # A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
-        jit = cursor.execute("SELECT current_setting('jit')").fetchone()[0]
-        cursor.execute("SELECT set_config('jit', 'off', false)")
+        jit = cursor.execute(JIT_SHOW_SQL).fetchone()[0]
+        cursor.execute(JIT_SET_SQL, [JIT_OFF])
         try:
             yield from cursor.stream(sql, params, size=chunk_size)
         finally:
-            cursor.execute("SELECT set_config('jit', %s, false)", [jit])
+            cursor.execute(JIT_SET_SQL, [jit])
 
 
 def _candidates(model_0, text_0, model_1, text_1, more, json_texts: bool) -> list[CandidateValues]:

@@ -1,0 +1,56 @@
+"""The exports' hand-written SQL, in one place.
+
+The judgment rows an export streams are selected by the ORM (selection.py's filters); this module wraps
+that statement in the one that adds each row's candidates, and holds the statements that switch JIT
+compilation off for the stream. Table names come from the models (tests/test_sql.py checks them).
+"""
+
+from __future__ import annotations
+
+from annotation.models import Candidate, Judgment
+
+CANDIDATES = Candidate._meta.db_table
+
+# A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
+JIT_SHOW_SQL = "SELECT current_setting('jit')"
+JIT_SET_SQL = "SELECT set_config('jit', %s, false)"
+JIT_OFF = "off"
+
+
+def candidate_columns_sql(json_texts: bool) -> str:
+    """A comparison's candidates beside each judgment row (of the subquery ``judgments``): positions 0 and 1
+    as columns (model, text; the pairwise formats' pair), any others as a JSON array of [position, model,
+    text]. ``json_texts``: the two texts as JSON string literals (json values)."""
+
+    def text(position: int) -> str:
+        column = f"max(text) FILTER (WHERE position = {position})"
+        return f"to_json({column})" if json_texts else column
+
+    return f"""
+        SELECT max(model) FILTER (WHERE position = 0), {text(0)}, max(model) FILTER (WHERE position = 1), {text(1)},
+               (json_agg(json_build_array(position, model, text) ORDER BY position)
+                   FILTER (WHERE position NOT IN (0, 1)))::text
+        FROM {CANDIDATES} WHERE comparison_id = judgments.comparison_id"""
+
+
+def rows_with_candidates_sql(judgments_sql: str, order_positions: list[int], json_texts: bool) -> str:
+    """``judgments_sql`` (a SELECT ending in its ORDER BY, with a ``comparison_id`` column), each row followed
+    by its comparison's candidate columns, in the same order: ``order_positions`` are the 1-based positions,
+    in ``judgments_sql``'s select list, of the columns it orders by (ascending), which are the same positions
+    in this statement's. OFFSET 0 keeps the sort inside (over the narrow rows); the nested loop that adds the
+    candidates, one index probe per row, keeps its order, so the sort never carries the answers' texts."""
+    order_by = ", ".join(str(position) for position in order_positions)
+    return (
+        f"SELECT judgments.*, candidates.* FROM ({judgments_sql} OFFSET 0) judgments "
+        f"LEFT JOIN LATERAL ({candidate_columns_sql(json_texts)}) candidates ON true ORDER BY {order_by}"
+    )
+
+
+def statements() -> dict[str, str]:
+    """Every statement this module can build, for tests/test_sql.py (with a stand-in for the ORM's part)."""
+    inner = f"SELECT id, comparison_id FROM {Judgment._meta.db_table} ORDER BY 2 ASC, 1 ASC"
+    return {
+        "JIT_SHOW_SQL": JIT_SHOW_SQL,
+        "JIT_SET_SQL": JIT_SET_SQL,
+        **{f"rows(json_texts={j})": rows_with_candidates_sql(inner, [2, 1], j) for j in (False, True)},
+    }
