@@ -42,6 +42,18 @@ def _group_channel(layer, group: str) -> str | None:
     hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("hosts") or []
     if not isinstance(layer, RedisPubSubChannelLayer) or {*hosts} != {settings.REDIS_URL}:
         return None
+    return pubsub_group_channel_name(layer, group)
+
+
+def pubsub_group_channel_name(layer: RedisPubSubChannelLayer, group: str) -> str:
+    """The Redis pub/sub channel channels_redis's ``group_send`` publishes a group's messages on.
+
+    channels_redis has no public API for it: ``RedisPubSubLoopLayer._get_group_channel_name`` (reached
+    through the layer's per-event-loop proxy) is the method its own group_add, group_discard and group_send
+    call, so asking it keeps our publishes on the channel its subscribers listen to, whatever the naming.
+    Checked against channels-redis 4.3.0 (pinned in pyproject.toml); tests/workers/test_publishing.py fails
+    if the method goes away or stops naming the channel group_send publishes on. Must run in an event loop.
+    """
     return layer._get_group_channel_name(group)
 
 
