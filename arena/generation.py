@@ -34,6 +34,7 @@ from annotation.markdown import render_markdown
 from arena import heartbeat
 from arena.models import Answer, AnswerState, Battle, BattleState
 from arena.services import answers_enqueue, conversation
+from arena.sql import POSTMASTER_START_SQL
 from workers import publishing, stream_loop
 from workers.backends import backend_for
 from workers.backends.base import BackendError, Finished, ModelSpec
@@ -333,7 +334,7 @@ def answer_fail(*, answer_id: int, error: str, message: str = TIMED_OUT, silent_
 
 def _database_up_since() -> datetime:
     with db.connection.cursor() as cursor:
-        cursor.execute("SELECT pg_postmaster_start_time()")
+        cursor.execute(POSTMASTER_START_SQL)
         return cursor.fetchone()[0]
 
 
