@@ -22,6 +22,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+# A wait for what the page must show, not a measure of speed: long enough for a 2-core machine running
+# the suite beside other CPU-bound work (page loads took over 5 s there).
+TIMEOUT_MS = 30_000
+
+
 @contextmanager
 def browser_context(base_url: str, timeout_ms: int) -> Iterator[BrowserContext]:
     with sync_playwright() as p:

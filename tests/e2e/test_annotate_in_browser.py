@@ -8,12 +8,11 @@ from playwright.sync_api import expect
 
 from annotation.models import Judgment, Membership, Role, Score
 from tests.annotation.queue_data import project_with_items
-from tests.e2e.browser import browser_context
+from tests.e2e.browser import TIMEOUT_MS, browser_context
 from tests.e2e.test_login_in_browser import log_in
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 8_000
 
 TASKS = {
     # task type: (project fields, keys pressed for one item, what the judgment must hold)

@@ -33,13 +33,12 @@ from arena.models import Battle, BattleState
 from arena.registry import replay_models_register
 from tests.arena.conftest import MODEL_IDS, MODEL_NAMES, register_openai
 from tests.conftest import running_worker
-from tests.e2e.browser import browser_context
+from tests.e2e.browser import TIMEOUT_MS, browser_context
 from tests.fakes.openai_server import FakeOpenAI, FakeOpenAIServer
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 5_000
-STREAM_TIMEOUT_MS = 15_000  # a whole slow answer, on a 2-core machine shared with the worker and the web server
+STREAM_TIMEOUT_MS = 60_000  # a whole slow answer, on a 2-core machine shared with the worker and the web server
 SLOW_TOKENS = 24
 FAST_TOKENS = 16
 

@@ -27,12 +27,11 @@ from arena.voters import SALT
 from ratings.boards import board_from_query
 from ratings.models import RatingRun
 from tests.annotation.queue_data import project_with_items
-from tests.e2e.browser import browser_context
+from tests.e2e.browser import TIMEOUT_MS, browser_context
 from tests.e2e.test_login_in_browser import log_in
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 8_000
 SERVER_ERROR = "Something went wrong on our side (500). Your input was not saved; try again."
 UNREACHABLE = "Could not reach the server. Check your connection, then try again."
 

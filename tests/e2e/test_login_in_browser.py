@@ -17,11 +17,9 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import browser_context
+from tests.e2e.browser import TIMEOUT_MS, browser_context
 
 pytestmark = pytest.mark.browser
-
-TIMEOUT_MS = 5_000
 
 
 @contextmanager
