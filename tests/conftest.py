@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Nothing in the suite may reach the Hugging Face Hub: a test that would download says so at once.
+# Set before any test imports datasets, transformers or huggingface_hub, which read them on import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from agora_datasets.exports.raw import FORMAT_VERSION
-from annotation.imports.records import JsonFileFormat, Record, RowError
+from agora_datasets.imports.files import FileFormat
+from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, ScoreRow, field_names
 
 
@@ -26,7 +27,7 @@ def _fields(data, name: str, cls, nested: tuple[str, ...] = ()) -> dict:
     return values
 
 
-class AgoraFormat(JsonFileFormat):
+class AgoraFormat(FileFormat):
     name = "agora"
 
     def parse(self, record: Record, now: datetime) -> Row:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from annotation.imports.records import JsonFileFormat, Record, RowError
+from agora_datasets.imports.files import FileFormat
+from annotation.imports.records import Record, RowError
 from annotation.imports.rows import (
     CandidateRow,
     ComparisonRow,
@@ -193,6 +194,6 @@ def _optional_label(value, name: str, max_length: int) -> str:
     return check_label(value, name, max_length=max_length)
 
 
-class ArenaFormat(JsonFileFormat):
+class ArenaFormat(FileFormat):
     name = "arena"
     parse = staticmethod(parse)

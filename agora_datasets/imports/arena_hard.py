@@ -24,23 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 from agora_datasets.imports.arena import WINNERS
-from agora_datasets.imports.files import read_records
+from agora_datasets.imports.files import judge_from_path, read_records
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
 from annotation.models import JudgeKind, Source
 
 FIELDS = ("question_id", "model_a", "model_b", "winner")
-
-
-def judge_from_path(path: Path, judge: str | None) -> str:
-    """``--judge`` when given, else the file's name without its extensions."""
-    if judge:
-        return judge
-    name = Path(path).name
-    for suffix in reversed(Path(path).suffixes):
-        if suffix.lower() in {".jsonl", ".json", ".csv", ".parquet", ".pq", ".gz"}:
-            name = name[: -len(suffix)]
-    return name or Path(path).name
 
 
 def label(value, name: str) -> str:

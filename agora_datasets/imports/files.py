@@ -1,9 +1,15 @@
-"""Records from a file of any input kind the new readers take: JSON, JSON lines, CSV or Parquet.
+"""Records from wherever people keep a dataset: a JSON, JSON lines, CSV or Parquet file, a folder
+saved with ``datasets``' ``save_to_disk``, a folder of data files, or a Hub name.
 
 JSON and JSONL go through annotation's streaming reader, CSV line by line, Parquet one record
 batch at a time (``BATCH_ROWS`` rows), so memory stays bounded whatever the file's size. A
 Parquet record's number is its row, counted from 1. Values Parquet holds that JSON does not
 (times, decimals, bytes) are turned into text or numbers here, so they fit a ``jsonb`` column.
+
+A ``DatasetSource`` (a folder or a Hub name) is read through Hugging Face ``datasets``: a
+``save_to_disk`` folder with ``load_from_disk`` (memory-mapped Arrow, read a batch at a time),
+anything else with ``load_dataset(..., streaming=True)``, the very call that fetches a Hub
+dataset; a local folder of data files takes the same path without the network.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import base64
 import datetime as dt
 import decimal
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from annotation.imports.records import Record, RowError, read_csv_records, read_json_records
@@ -21,18 +29,95 @@ BATCH_ROWS = 1024
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
+# What a Hub dataset's name looks like ("owner/name" or "name"): no file suffix, no path parts.
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A Hugging Face dataset: a local folder, or a name ``load_dataset`` resolves on the Hub."""
+
+    location: str
+    split: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.location.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def saved(self) -> bool:
+        folder = Path(self.location)
+        return folder.is_dir() and any((folder / marker).is_file() for marker in _SAVED_MARKERS)
+
+    def __str__(self) -> str:
+        return self.location + (f" (split {self.split})" if self.split else "")
+
+
+def source_for(location: str, split: str | None = None) -> Path | DatasetSource:
+    """A file's Path, or a DatasetSource for a folder or a Hub name; FileNotFoundError for a file
+    path that names nothing here."""
+    path = Path(location)
+    if path.is_file():
+        if split:
+            raise ValueError("--split goes with a dataset folder or a Hub name, not with a file")
+        return path
+    if path.is_dir() or (_HUB_NAME.match(location) and path.suffix.lower() not in {*SUFFIXES, ".json", ".jsonl"}):
+        return DatasetSource(location, split)
+    raise FileNotFoundError(f"{location}: no such file")
+
+
 def file_kind(path: Path) -> str:
-    """``parquet``, ``csv`` or ``json`` (JSON array or JSON lines), from the file's name."""
+    """``dataset`` (a DatasetSource), ``parquet``, ``csv`` or ``json`` (JSON array or JSON lines)."""
+    if isinstance(path, DatasetSource):
+        return "dataset"
     return SUFFIXES.get(Path(path).suffix.lower(), "json")
 
 
-def read_records(path: Path) -> Iterator[Record]:
+def read_records(path: Path | DatasetSource) -> Iterator[Record]:
     kind = file_kind(path)
+    if kind == "dataset":
+        return read_dataset_records(path)
     if kind == "parquet":
         return read_parquet_records(path)
     if kind == "csv":
         return read_csv_records(path)
     return read_json_records(path)
+
+
+class FileFormat:
+    """A format read from any source ``read_records`` takes; subclasses say how to parse a record."""
+
+    name = ""
+
+    def __init__(self, path: Path | DatasetSource):
+        self.path = path
+
+    def records(self) -> Iterator[Record]:
+        return read_records(self.path)
+
+
+def judge_from_path(path: Path, judge: str | None) -> str:
+    """``--judge`` when given, else the file's (or dataset's) name without its extensions."""
+    if judge:
+        return judge
+    if isinstance(path, DatasetSource):
+        return path.name
+    name = Path(path).name
+    for suffix in reversed(Path(path).suffixes):
+        if suffix.lower() in {".jsonl", ".json", ".csv", ".parquet", ".pq", ".gz"}:
+            name = name[: -len(suffix)]
+    return name or Path(path).name
+
+
+class JudgedFileFormat(FileFormat):
+    """A format whose records name no judge: ``--judge``, else the file's or dataset's name."""
+
+    takes_judge = True
+
+    def __init__(self, path: Path | DatasetSource, judge: str | None = None):
+        super().__init__(path)
+        self.judge = judge_from_path(path, judge)
 
 
 def first_record(path: Path) -> Record | None:
@@ -70,6 +155,50 @@ def read_parquet_records(path: Path) -> Iterator[Record]:
                 yield Record(number, data, None, size * number // total)
     except (pa.ArrowException, OSError) as error:
         yield Record(number + 1, None, f"unreadable Parquet data after row {number}: {error}", size)
+
+
+def read_dataset_records(source: DatasetSource) -> Iterator[Record]:
+    import datasets  # only where a dataset folder or a Hub name is read
+
+    try:
+        if source.saved:
+            dataset = datasets.load_from_disk(source.location)
+        else:
+            dataset = datasets.load_dataset(source.location, split=source.split, streaming=True)
+        if isinstance(dataset, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+            dataset = _one_split(dataset, source)
+    except _DatasetRefusal as error:
+        yield Record(0, None, str(error), 0)
+        return
+    except Exception as error:  # noqa: BLE001 - datasets raises many kinds; each is said as it is
+        yield Record(0, None, f"cannot read the dataset {source}: {type(error).__name__}: {error}", 0)
+        return
+    total = getattr(dataset, "num_rows", None) or 0
+    number = 0
+    for batch in dataset.iter(batch_size=BATCH_ROWS):
+        columns = list(batch)
+        for values in zip(*(batch[c] for c in columns), strict=True):
+            number += 1
+            position = number * 1000 // total if total else 0  # progress in thousandths of the rows
+            try:
+                yield Record(number, {str(c): _plain(v) for c, v in zip(columns, values, strict=True)}, None, position)
+            except ValueError as error:
+                yield Record(number, None, str(error), position)
+
+
+class _DatasetRefusal(ValueError):
+    pass
+
+
+def _one_split(dataset, source: DatasetSource):
+    splits = list(dataset)
+    if source.split:
+        if source.split not in dataset:
+            raise _DatasetRefusal(f"{source.location} has no split {source.split!r}; its splits: {', '.join(splits)}")
+        return dataset[source.split]
+    if len(splits) == 1:
+        return dataset[splits[0]]
+    raise _DatasetRefusal(f"{source.location} has several splits ({', '.join(splits)}); choose one with --split")
 
 
 def _plain(value):

@@ -10,6 +10,7 @@ adds nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,11 +21,12 @@ from django.db import IntegrityError, transaction
 from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.arena import ArenaFormat
 from agora_datasets.imports.arena_hard import ArenaHardFormat
-from agora_datasets.imports.files import first_record
+from agora_datasets.imports.files import DatasetSource, first_record
 from agora_datasets.imports.hh_rlhf import HhRlhfFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
 from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
 from agora_datasets.imports.nectar import NectarFormat
+from agora_datasets.imports.trl import TrlKtoFormat, TrlPreferenceFormat
 from annotation.candidates import style_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row, field_values
@@ -43,10 +45,13 @@ FORMATS = {
     "agora": AgoraFormat,
     "hh-rlhf": HhRlhfFormat,
     "nectar": NectarFormat,
+    "trl-preference": TrlPreferenceFormat,
+    "trl-kto": TrlKtoFormat,
 }
 
 # --format auto: the fields each format's records must have (and must not), most specific first.
-# "judge_hash" counts as "judge".
+# "judge_hash" counts as "judge"; a "chosen" that is a list of messages adds MESSAGES_MARK.
+MESSAGES_MARK = "chosen as messages"
 SIGNATURES: dict[str, tuple[frozenset, frozenset]] = {
     "agora": (frozenset({"agora_raw", "comparison", "candidates", "judgment"}), frozenset()),
     "lmarena-kaggle": (
@@ -64,7 +69,10 @@ SIGNATURES: dict[str, tuple[frozenset, frozenset]] = {
         frozenset({"judge", "conversation_a", "conversation_b", "prompt", "response_a", "response_b"}),
     ),
     "llmfao": (frozenset({"id", "prompt", "model_x", "model_y", "winner"}), frozenset()),
-    "hh-rlhf": (frozenset({"chosen", "rejected"}), frozenset()),
+    "trl-kto": (frozenset({"prompt", "completion", "label"}), frozenset()),
+    # HH-RLHF's sides are whole transcripts as text; TRL's may be messages, with or without a prompt.
+    "hh-rlhf": (frozenset({"chosen", "rejected"}), frozenset({"prompt", MESSAGES_MARK})),
+    "trl-preference": (frozenset({"chosen", "rejected"}), frozenset()),
     "nectar": (frozenset({"prompt", "answers"}), frozenset()),
 }
 
@@ -76,12 +84,14 @@ class ImportOptionError(ValueError):
 def detect_format(path: Path) -> tuple[str, list[str]]:
     """The format whose fields the file's first record has, and those fields; else
     ImportOptionError naming the nearest format and the fields it lacks."""
-    record = first_record(Path(path))
+    record = first_record(_source(path))
     if record is None:
         raise ImportOptionError(f"{path} has no records to recognise a format from")
     if record.data is None:
         raise ImportOptionError(f"cannot recognise the format: record {record.line}: {record.error}")
     keys = set(record.data) | ({"judge"} if "judge_hash" in record.data else set())
+    if isinstance(record.data.get("chosen"), list):
+        keys.add(MESSAGES_MARK)
     for name, (required, forbidden) in SIGNATURES.items():
         if required <= keys and not forbidden & keys:
             return name, sorted(required)
@@ -113,11 +123,35 @@ class ImportReport:
     judgments_added: int = 0
     judgments_present: int = 0  # already in the database, or twice in the file
     format: str = ""
+    outcomes: Counter = field(default_factory=Counter)  # valid records per kind of verdict
+    dropped: Counter = field(default_factory=Counter)  # (field, reason) -> records that carried it
+
+    def count_row(self, row: Row) -> None:
+        self.outcomes[verdict_kind(row.judgment)] += 1
+        for name, reason in row.dropped.items():
+            self.dropped[(name, reason)] += 1
 
     def add_error(self, line: int, reason: str) -> None:
         self.invalid += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append((line, reason))
+
+
+def verdict_kind(judgment) -> str:
+    """What a judgment says, in the words the import report counts it under."""
+    if judgment.outcome:
+        return "both bad" if judgment.both_bad else {"a": "A", "b": "B", "tie": "tie"}[judgment.outcome]
+    if judgment.preference is not None:
+        return "preference"
+    if judgment.ranking is not None:
+        return "ranking"
+    if judgment.scores:
+        return "scores"
+    if judgment.principles:
+        return "principles"
+    if "thumbs" in judgment.metadata:
+        return "label"
+    return "no verdict"
 
 
 Progress = Callable[[str, int, int], None]  # (phase, bytes read, records so far)
@@ -129,12 +163,16 @@ def reader_for(format: str, path: Path, judge: str | None = None):
         raise ImportOptionError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     cls = FORMATS[format]
     if getattr(cls, "takes_judge", False):
-        return cls(Path(path), judge=judge)
+        return cls(_source(path), judge=judge)
     if judge:
         raise ImportOptionError(
             f"the {format} format names its judges in the file; --judge goes with formats that do not"
         )
-    return cls(Path(path))
+    return cls(_source(path))
+
+
+def _source(path):
+    return path if isinstance(path, DatasetSource) else Path(path)
 
 
 def judgments_import(
@@ -151,10 +189,12 @@ def judgments_import(
     now = datetime.now(tz=UTC)
     report = ImportReport(format=format)
 
-    for record, _row, error in _rows(reader, now, "checking", progress):
+    for record, row, error in _rows(reader, now, "checking", progress):
         report.records += 1
         if error:
             report.add_error(record.line, error)
+        else:
+            report.count_row(row)
     if report.invalid and not skip_invalid:
         raise ImportRejected(report)
 

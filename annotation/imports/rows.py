@@ -82,6 +82,9 @@ class JudgmentRow:
 class Row:
     comparison: ComparisonRow
     judgment: JudgmentRow
+    # Fields of the source record that Agora keeps nowhere, each with the reason; the import
+    # report counts them, so nothing is lost without being said.
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 def field_names(row_class, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -194,8 +197,12 @@ def check_row(row: Row) -> Row:
     ]
     if None in positions:
         raise RowError("every candidate needs a position")
-    if not 2 <= len(positions) <= MAX_CANDIDATES:
-        raise RowError(f"a comparison needs 2 to {MAX_CANDIDATES} candidates, got {len(positions)}")
+    # One candidate is a comparison too when the verdict is about it alone (a KTO label, principle
+    # checks); a preference or a ranking needs two at least.
+    alone = judgment.outcome is None and judgment.preference is None and judgment.ranking is None
+    if not (1 if alone else 2) <= len(positions) <= MAX_CANDIDATES:
+        least = "1" if alone else "2"
+        raise RowError(f"a comparison needs {least} to {MAX_CANDIDATES} candidates, got {len(positions)}")
     if sorted(positions) != list(range(len(positions))):
         raise RowError(f"candidate positions must be 0..{len(positions) - 1} once each, got {positions}")
     for candidate in comparison.candidates:

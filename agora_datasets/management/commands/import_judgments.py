@@ -1,4 +1,8 @@
-"""python manage.py import_judgments PATH --format FORMAT [--judge LABEL] [--skip-invalid]"""
+"""python manage.py import_judgments SOURCE --format FORMAT [--judge LABEL] [--split SPLIT] [--skip-invalid]
+
+SOURCE is a JSON, JSONL, CSV or Parquet file, a folder saved with ``datasets``' ``save_to_disk``
+(or holding data files), or a Hugging Face Hub name, which ``datasets.load_dataset`` fetches.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agora_datasets.imports.files import DatasetSource, source_for
 from agora_datasets.imports.service import FORMATS, ImportOptionError, ImportRejected, detect_format, judgments_import
 
 SHOWN_ERRORS = 20
@@ -41,7 +46,8 @@ class Command(BaseCommand):
     help = "Import judgments from a file; the whole file is accepted or none of it."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", type=Path)
+        parser.add_argument("path", metavar="SOURCE", help="a file, a dataset folder, or a Hub name (owner/name)")
+        parser.add_argument("--split", help="the split of a dataset folder or Hub dataset with several (e.g. train)")
         parser.add_argument(
             "--format",
             required=True,
@@ -62,24 +68,29 @@ class Command(BaseCommand):
     def handle(
         self,
         *args,
-        path: Path,
+        path: str,
         format: str,
         skip_invalid: bool,
         no_progress: bool,
         report: Path | None = None,
         judge: str | None = None,
+        split: str | None = None,
         **options,
     ):
         self.report_path = report
-        if not path.is_file():
-            raise CommandError(f"{path}: no such file")
+        try:
+            path = source_for(path, split)
+        except (FileNotFoundError, ValueError) as error:
+            raise CommandError(str(error)) from None
         if format == "auto":
             try:
                 format, fields = detect_format(path)
             except ImportOptionError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(f"{path}: format {format} (its records have {', '.join(fields)})")
-        progress = None if no_progress else ProgressBar(sys.stderr, path.stat().st_size)
+        # A dataset's records say their progress in thousandths of its rows; a file's, in bytes.
+        total = 1000 if isinstance(path, DatasetSource) else path.stat().st_size
+        progress = None if no_progress else ProgressBar(sys.stderr, total)
         try:
             report = judgments_import(
                 path=path, format=format, skip_invalid=skip_invalid, progress=progress, judge=judge
@@ -98,6 +109,11 @@ class Command(BaseCommand):
             f"{report.comparisons_added} comparisons added, {report.judgments_present} already present, "
             f"{report.invalid} skipped as invalid"
         )
+        if report.outcomes:
+            counts = ", ".join(f"{kind} {n}" for kind, n in report.outcomes.most_common())
+            self.stdout.write(f"{path}: verdicts: {counts}")
+        for (name, reason), n in sorted(report.dropped.items()):
+            self.stdout.write(f"{path}: dropped {name} from {n} record(s): {reason}")
 
     def _errors(self, path: Path, report) -> None:
         lines = [f"{path}:{f'line {line}' if line else 'import'}: {reason}" for line, reason in report.errors]
