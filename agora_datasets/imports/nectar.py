@@ -61,6 +61,8 @@ class NectarFormat:
             where = f"answers[{position}]"
             if not isinstance(answer, dict) or any(k not in answer for k in ("answer", "model", "rank")):
                 raise RowError(f"{where} must have answer, model and rank")
+            if answer["rank"] is None:
+                raise RowError(f"{where}.rank must be a whole number from 1, got nothing")
             ranks[position] = check_int(answer["rank"], f"{where}.rank", low=1)
             extra = {k: v for k, v in answer.items() if k not in ("answer", "model", "rank")}
             candidates.append(

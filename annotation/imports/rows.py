@@ -19,6 +19,8 @@ from annotation.storable import INT32_MAX, json_problem, text_refusal
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CANDIDATES = 16
+# A choices enum builds its .values list on every access; an import checks them per row.
+SOURCES, JUDGE_KINDS, OUTCOMES = frozenset(Source.values), frozenset(JudgeKind.values), frozenset(Outcome.values)
 
 
 @dataclass
@@ -190,7 +192,7 @@ def check_row(row: Row) -> Row:
     check_label(comparison.category, "category", max_length=100, required=False)
     check_label(comparison.language, "language", max_length=50, required=False)
     check_json(comparison.metadata, "comparison metadata")
-    if comparison.source not in Source.values:
+    if not isinstance(comparison.source, str) or comparison.source not in SOURCES:
         raise RowError(f"source must be one of {', '.join(Source.values)}, got {comparison.source!r}")
     positions = [
         check_int(c.position, "candidate position", low=0, high=MAX_CANDIDATES - 1) for c in comparison.candidates
@@ -216,9 +218,9 @@ def check_row(row: Row) -> Row:
         check_int(candidate.output_tokens, "output_tokens", low=0)
         check_int(candidate.latency_ms, "latency_ms", low=0)
 
-    if judgment.source not in Source.values:
+    if not isinstance(judgment.source, str) or judgment.source not in SOURCES:
         raise RowError(f"source must be one of {', '.join(Source.values)}, got {judgment.source!r}")
-    if judgment.judge_kind not in JudgeKind.values:
+    if not isinstance(judgment.judge_kind, str) or judgment.judge_kind not in JUDGE_KINDS:
         raise RowError(f"judge_kind must be one of {', '.join(JudgeKind.values)}, got {judgment.judge_kind!r}")
     check_label(judgment.judge, "judge")
     count = len(positions)
@@ -228,7 +230,7 @@ def check_row(row: Row) -> Row:
         not _int_list(judgment.display_order) or sorted(judgment.display_order) != list(range(count))
     ):
         raise RowError(f"display_order must list the positions 0..{count - 1} once each")
-    if judgment.outcome is not None and judgment.outcome not in Outcome.values:
+    if judgment.outcome is not None and (not isinstance(judgment.outcome, str) or judgment.outcome not in OUTCOMES):
         raise RowError(f"outcome must be one of {', '.join(Outcome.values)}")
     if judgment.outcome is not None and count != 2:
         raise RowError("a pairwise outcome needs exactly two candidates")
