@@ -32,12 +32,15 @@ def approximate_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+STYLE_FIELDS = ("style_tokens", "style_headers", "style_lists", "style_bold")
+
+
+def style_values(text: str, output_tokens: int | None = None) -> tuple[int, int, int, int]:
+    """The Candidate style columns, in STYLE_FIELDS order: answer tokens (the backend's count when it
+    gave one) and Markdown counts."""
+    tokens = output_tokens if output_tokens is not None else approximate_tokens(text)
+    return (tokens, *markdown_counts(text))
+
+
 def style_fields(text: str, output_tokens: int | None = None) -> dict[str, int]:
-    """The Candidate style columns: answer tokens (the backend's count when it gave one) and Markdown counts."""
-    headers, lists, bold = markdown_counts(text)
-    return {
-        "style_tokens": output_tokens if output_tokens is not None else approximate_tokens(text),
-        "style_headers": headers,
-        "style_lists": lists,
-        "style_bold": bold,
-    }
+    return dict(zip(STYLE_FIELDS, style_values(text, output_tokens), strict=True))

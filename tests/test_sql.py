@@ -23,8 +23,9 @@ NOT_STATES = {"", "x", "jit", "off"}
 KEYWORDS = re.compile(r"\b(SELECT|UPDATE|INSERT|DELETE|WITH)\b")
 LITERAL = re.compile(r"'((?:[^']|'')*)'(?!')")
 COMPARED = re.compile(r"\b(\w+)\s*(?:=|<>|!=)\s*'((?:[^']|'')*)'")
-# The statements write keywords in capitals and names in lower case: FOR UPDATE OF, DO UPDATE SET are no tables.
-TABLE_AFTER = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:LATERAL\s+|ONLY\s+)?([a-z_]\w*)")
+# The statements write keywords in capitals and names in lower case: FOR UPDATE OF, DO UPDATE SET are no
+# tables; nor is a set-returning function called right after FROM (generate_series(...)).
+TABLE_AFTER = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:LATERAL\s+|ONLY\s+)?([a-z_]\w*)\b(?!\()")
 CTE = re.compile(r"\b(\w+)\s+AS\s*\(", re.IGNORECASE)
 
 
@@ -67,7 +68,13 @@ def _tables() -> set[str]:
 
 
 def test_every_app_with_hand_written_sql_has_its_module():
-    assert {"annotation.sql", "arena.sql", "ratings.sql", "agora_datasets.exports.sql"} <= set(SQL_MODULES)
+    assert {
+        "annotation.sql",
+        "arena.sql",
+        "ratings.sql",
+        "agora_datasets.exports.sql",
+        "agora_datasets.imports.sql",
+    } <= set(SQL_MODULES)
     assert len(STATEMENTS) >= 20
 
 
@@ -132,3 +139,17 @@ def test_the_item_open_rule_is_written_once():
 
     assert sql.item_open_sql("i.taken + 1", "%(overlap)s", item="i") in sql.CLAIM_SQL
     assert sql.item_open_sql("i.taken - c.n", "p.overlap", item="i") in sql.EXPIRE_SQL
+
+
+def test_the_import_copies_every_column_the_models_have():
+    """COPY names its columns: a column added to a model without a default must reach the import."""
+    from agora_datasets.imports import sql
+    from annotation.models import Candidate, Comparison, Judgment, Score
+
+    def columns(model) -> set[str]:
+        return {f.column for f in model._meta.concrete_fields}
+
+    assert set(sql.COMPARISON_COLUMNS) == columns(Comparison)
+    assert set(sql.CANDIDATE_COLUMNS) == columns(Candidate) - {"id"}
+    assert set(sql.JUDGMENT_COLUMNS) == columns(Judgment) - {"user_id"}  # imported judges are no users
+    assert set(sql.SCORE_COLUMNS) == columns(Score) - {"id"}

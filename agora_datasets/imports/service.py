@@ -1,17 +1,18 @@
-"""Importing judgments: check the whole file, then write it in one transaction.
+"""Importing judgments: read, check and write the file in one pass, inside one transaction.
 
-Pass 1 reads every record and checks it, holding nothing but the error list.
-Unless ``skip_invalid``, any error stops the import before a row is written.
-Pass 2 reads the file again and writes in batches inside one transaction, so
-the file is accepted whole or not at all. Comparisons are found by their key
-and judgments by (comparison, judge, source), so importing the same file twice
+Each record is checked as it is read, and the valid ones are written in batches of
+``BATCH_SIZE``. Unless ``skip_invalid``, the first bad record stops the writing (the rest is
+still read, so the report lists every bad record) and the transaction is rolled back: the file
+is accepted whole or not at all, and a file with errors leaves nothing behind. Reading once
+keeps memory bounded and halves the parsing a two-pass import would do. Comparisons are found
+by their key and judgments by (comparison, judge, source), so importing the same file twice
 adds nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +28,9 @@ from agora_datasets.imports.llmfao import LlmfaoFormat
 from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
 from agora_datasets.imports.nectar import NectarFormat
 from agora_datasets.imports.trl import TrlKtoFormat, TrlPreferenceFormat
-from annotation.candidates import style_fields
+from agora_datasets.imports.writes import write_batch
 from annotation.imports.records import Record, RowError
-from annotation.imports.rows import Row, check_row, field_values
-from annotation.models import Candidate, Comparison, Judgment, Score
+from annotation.imports.rows import Row, check_row
 
 BATCH_SIZE = 500
 MAX_REPORTED_ERRORS = 1000
@@ -126,6 +126,9 @@ class ImportReport:
     outcomes: Counter = field(default_factory=Counter)  # valid records per kind of verdict
     dropped: Counter = field(default_factory=Counter)  # (field, reason) -> records that carried it
 
+    def nothing_written(self) -> None:
+        self.comparisons_added = self.judgments_added = self.judgments_present = 0
+
     def count_row(self, row: Row) -> None:
         self.outcomes[verdict_kind(row.judgment)] += 1
         for name, reason in row.dropped.items():
@@ -189,29 +192,50 @@ def judgments_import(
     now = datetime.now(tz=UTC)
     report = ImportReport(format=format)
 
-    for record, row, error in _rows(reader, now, "checking", progress):
-        report.records += 1
-        if error:
-            report.add_error(record.line, error)
-        else:
-            report.count_row(row)
-    if report.invalid and not skip_invalid:
-        raise ImportRejected(report)
-
-    good = (row for _, row, error in _rows(reader, now, "importing", progress) if not error)
     try:
         with transaction.atomic():
-            for batch in _batches(good, BATCH_SIZE):
-                _write_batch(batch, report)
+            batch: list[Row] = []
+            for record, row, error in _rows(reader, now, "importing", progress):
+                report.records += 1
+                if error:
+                    report.add_error(record.line, error)
+                    continue
+                report.count_row(row)
+                if report.invalid and not skip_invalid:
+                    continue  # it will be rolled back: check the rest, write nothing more
+                batch.append(row)
+                if len(batch) == BATCH_SIZE:
+                    _write(batch, report)
+                    batch = []
+            if report.invalid and not skip_invalid:
+                raise _RollBack
+            if batch:
+                _write(batch, report)
+    except _RollBack:
+        report.nothing_written()
+        raise ImportRejected(report) from None
     except IntegrityError as error:
-        # Checks in pass 1 mirror the constraints; reaching here means a concurrent
-        # writer or a conflict with existing rows. The transaction rolled back whole.
+        # The checks mirror the constraints; reaching here means a concurrent writer or a
+        # conflict with existing rows. The transaction rolled back whole.
+        report.nothing_written()
         report.add_error(0, f"the database refused the import ({error.__cause__ or error}); nothing was imported")
         raise ImportRejected(report) from error
     except RowError as error:
+        report.nothing_written()
         report.add_error(0, f"{error}; nothing was imported")
         raise ImportRejected(report) from error
     return report
+
+
+class _RollBack(Exception):
+    """Leaves the import's transaction, rolling back what it wrote."""
+
+
+def _write(batch: list[Row], report: ImportReport) -> None:
+    written = write_batch(batch)
+    report.comparisons_added += written.comparisons_added
+    report.judgments_added += written.judgments_added
+    report.judgments_present += written.judgments_present
 
 
 def _rows(
@@ -229,84 +253,3 @@ def _rows(
             yield record, None, str(error)
     if progress:
         progress(phase, -1, 0)
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _write_batch(batch: list[Row], report: ImportReport) -> None:
-    keys = {row.comparison.key for row in batch}
-    existing = dict(Comparison.objects.filter(key__in=keys).values_list("key", "id"))
-    _check_same_candidates(batch, existing)
-
-    new = {}
-    for row in batch:
-        c = row.comparison
-        if c.key in existing:
-            continue
-        if c.key in new and _models(new[c.key]) != _models(c):
-            raise RowError(f"comparison {c.key} appears twice in the file with other models")
-        new.setdefault(c.key, c)
-    created = Comparison.objects.bulk_create(
-        Comparison(prompt=c.prompt, **field_values(c, exclude=("candidates",))) for c in new.values()
-    )
-    for comparison in created:
-        existing[comparison.key] = comparison.id
-    Candidate.objects.bulk_create(
-        Candidate(comparison_id=existing[c.key], **field_values(k), **style_fields(k.text, k.output_tokens))
-        for c in new.values()
-        for k in c.candidates
-    )
-    report.comparisons_added += len(created)
-
-    ids = set(existing.values())
-    seen = set(Judgment.objects.filter(comparison_id__in=ids).values_list("comparison_id", "judge", "source"))
-    fresh = []
-    for row in batch:
-        j = row.judgment
-        identity = (existing[row.comparison.key], j.judge, j.source)
-        if identity in seen:
-            report.judgments_present += 1
-            continue
-        seen.add(identity)
-        fresh.append((identity[0], j))
-    judgments = Judgment.objects.bulk_create(
-        Judgment(comparison_id=cid, **field_values(j, exclude=("scores",))) for cid, j in fresh
-    )
-    Score.objects.bulk_create(
-        Score(judgment=judgment, **field_values(s))
-        for judgment, (_, j) in zip(judgments, fresh, strict=True)
-        for s in j.scores
-    )
-    report.judgments_added += len(judgments)
-
-
-def _models(comparison) -> list[tuple[int, str]]:
-    return sorted((c.position, c.model) for c in comparison.candidates)
-
-
-def _check_same_candidates(batch: list[Row], existing: dict[str, int]) -> None:
-    """A key already in the database must name the same models at the same positions."""
-    if not existing:
-        return
-    stored: dict[int, list[tuple[int, str]]] = {}
-    for cid, position, model in (
-        Candidate.objects.filter(comparison_id__in=existing.values())
-        .values_list("comparison_id", "position", "model")
-        .order_by("comparison_id", "position")
-    ):
-        stored.setdefault(cid, []).append((position, model))
-    for row in batch:
-        cid = existing.get(row.comparison.key)
-        if cid is None:
-            continue
-        if stored.get(cid) != _models(row.comparison):
-            raise RowError(f"comparison {row.comparison.key} already exists with other models")
