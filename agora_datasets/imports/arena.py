@@ -86,7 +86,7 @@ def parse(record: Record, now: datetime) -> Row:
     if [m for m in conversation_a if m["role"] == "user"] != [m for m in conversation_b if m["role"] == "user"]:
         raise RowError("conversation_a and conversation_b must share the same user turns")
 
-    created_at = _timestamp(data.get("tstamp"), now)
+    created_at = unix_time(data.get("tstamp"), now)
     key = (
         f"arena:{check_label(str(data['question_id']), 'question_id')}"
         if data.get("question_id") is not None
@@ -177,7 +177,7 @@ def _scores(value) -> list[ScoreRow]:
     return rows
 
 
-def _timestamp(value, now: datetime) -> datetime:
+def unix_time(value, now: datetime) -> datetime:
     if value is None:
         return now
     if isinstance(value, bool) or not isinstance(value, (int, float)):

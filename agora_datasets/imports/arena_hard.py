@@ -21,10 +21,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 from agora_datasets.imports.arena import WINNERS
-from agora_datasets.imports.files import judge_from_path, read_records
+from agora_datasets.imports.files import JudgedFileFormat
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
 from annotation.models import JudgeKind, Source
@@ -39,18 +38,12 @@ def label(value, name: str) -> str:
     return check_label(value, name)
 
 
-class ArenaHardFormat:
+class ArenaHardFormat(JudgedFileFormat):
     name = "arena-hard"
-    takes_judge = True
-
-    def __init__(self, path: Path, judge: str | None = None):
-        self.path = path
-        self.judge = judge_from_path(path, judge)
-        self.seen: Counter = Counter()
 
     def records(self) -> Iterator[Record]:
-        self.seen = Counter()  # each pass numbers the repeats afresh, the same way
-        return read_records(self.path)
+        self.seen: Counter = Counter()  # each read numbers the repeats afresh, the same way
+        return super().records()
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data

@@ -15,6 +15,9 @@ NEEDS_ITS_FOLDER = {"llmfao": "reads pairs-crowd.jsonl, models.jsonl and results
 _CONVERSATION_A = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "7"}]
 _CONVERSATION_B = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", "content": "9"}]
 
+_MT_BENCH_Q1 = "Compose a travel blog post about Hawaii."
+_MT_BENCH_Q2 = "Rewrite it. Start every sentence with the letter A."
+
 EXAMPLES: dict[str, dict] = {
     "arena": {
         "model_a": "alpha",
@@ -119,5 +122,52 @@ EXAMPLES: dict[str, dict] = {
             "rationale": "7 is prime",
             "scores": [{"position": 0, "attribute": "overall", "value": 6.0}],
         },
+    },
+    "mt-bench": {
+        "question_id": 81,
+        "model_a": "gpt-4",
+        "model_b": "claude-v1",
+        "winner": "model_a",
+        "judge": "expert_0",
+        "conversation_a": [
+            {"content": _MT_BENCH_Q1, "role": "user"},
+            {"content": "Aloha! Hawaii was a dream.", "role": "assistant"},
+            {"content": _MT_BENCH_Q2, "role": "user"},
+            {"content": "A trip to Hawaii: amazing.", "role": "assistant"},
+        ],
+        "conversation_b": [
+            {"content": _MT_BENCH_Q1, "role": "user"},
+            {"content": "Here is a blog post about Hawaii.", "role": "assistant"},
+            {"content": _MT_BENCH_Q2, "role": "user"},
+            {"content": "Absolutely, here it is again.", "role": "assistant"},
+        ],
+        "turn": 2,
+    },
+    "mt-bench-judge": {
+        "question_id": 111,
+        "model_1": "alpaca-13b",
+        "model_2": "gpt-4",
+        "g1_winner": "model_2",
+        "g2_winner": "model_2",
+        "judge": ["gpt-4", "pair-math-v1"],
+        "g1_user_prompt": "[User Question]\nWhat is the area?\n\n[The Start of Reference Answer]\nArea is 3\n"
+        "[The End of Reference Answer]\n\n[The Start of Assistant A's Answer]\n2\n[The End of Assistant A's Answer]\n\n"
+        "[The Start of Assistant B's Answer]\n3\n[The End of Assistant B's Answer]",
+        "g1_judgment": "Assistant B matches the reference. [[B]]",
+        "g2_user_prompt": "[User Question]\nWhat is the area?\n\n[The Start of Reference Answer]\nArea is 3\n"
+        "[The End of Reference Answer]\n\n[The Start of Assistant A's Answer]\n3\n[The End of Assistant A's Answer]\n\n"
+        "[The Start of Assistant B's Answer]\n2\n[The End of Assistant B's Answer]",
+        "g2_judgment": "Assistant A matches the reference. [[A]]",
+        "turn": 1,
+        "tstamp": 1687221910.0,
+    },
+    "copilot-arena": {
+        "prefix": "function getRandomNumber(min,max) {\n  return Math.floor(Math.random()*",
+        "suffix": ")\n}\n",
+        "model_a": "gpt-4o-2024-08-06",
+        "model_b": "gemini-1.5-flash-002",
+        "acceptedIndex": 0.0,
+        "completion_a": "(max-min+1)+min;",
+        "completion_b": "(max-min+1)+min)",
     },
 }

@@ -15,12 +15,9 @@ in the file is one judgment, as everywhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
-from agora_datasets.imports.arena_hard import judge_from_path
-from agora_datasets.imports.files import read_records
+from agora_datasets.imports.files import JudgedFileFormat
 from agora_datasets.imports.transcripts import transcript_turns
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
@@ -30,16 +27,8 @@ MODEL = "hh-rlhf (unnamed model)"
 FIELDS = ("chosen", "rejected")
 
 
-class HhRlhfFormat:
+class HhRlhfFormat(JudgedFileFormat):
     name = "hh-rlhf"
-    takes_judge = True
-
-    def __init__(self, path: Path, judge: str | None = None):
-        self.path = path
-        self.judge = judge_from_path(path, judge)
-
-    def records(self) -> Iterator[Record]:
-        return read_records(self.path)
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data

@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 from agora_datasets.imports import arena
-from agora_datasets.imports.arena_hard import judge_from_path, label
-from agora_datasets.imports.files import decoded, file_kind, read_records
+from agora_datasets.imports.arena_hard import label
+from agora_datasets.imports.files import JudgedFileFormat, decoded, file_kind, read_records
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row
 
@@ -73,16 +73,8 @@ def _csv_values(data: dict) -> dict:
     return {k: v for k, v in data.items() if v is not None or k == "winner"}
 
 
-class LmarenaKaggleFormat:
+class LmarenaKaggleFormat(JudgedFileFormat):
     name = "lmarena-kaggle"
-    takes_judge = True
-
-    def __init__(self, path: Path, judge: str | None = None):
-        self.path = path
-        self.judge = judge_from_path(path, judge)
-
-    def records(self) -> Iterator[Record]:
-        return read_records(self.path)
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data

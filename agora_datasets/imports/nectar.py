@@ -11,12 +11,10 @@ any other field go to the judgment's metadata. The key is a hash of the prompt a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
-from agora_datasets.imports.arena_hard import judge_from_path, label
-from agora_datasets.imports.files import decoded, read_records
+from agora_datasets.imports.arena_hard import label
+from agora_datasets.imports.files import JudgedFileFormat, decoded
 from agora_datasets.imports.transcripts import transcript_turns
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import (
@@ -34,16 +32,8 @@ from annotation.models import JudgeKind, Source
 FIELDS = ("prompt", "answers")
 
 
-class NectarFormat:
+class NectarFormat(JudgedFileFormat):
     name = "nectar"
-    takes_judge = True
-
-    def __init__(self, path: Path, judge: str | None = None):
-        self.path = path
-        self.judge = judge_from_path(path, judge)
-
-    def records(self) -> Iterator[Record]:
-        return read_records(self.path)
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data

@@ -22,10 +22,12 @@ from django.db import IntegrityError, transaction
 from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.arena import ArenaFormat
 from agora_datasets.imports.arena_hard import ArenaHardFormat
+from agora_datasets.imports.copilot_arena import CopilotArenaFormat
 from agora_datasets.imports.files import DatasetSource, first_record
 from agora_datasets.imports.hh_rlhf import HhRlhfFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
 from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
+from agora_datasets.imports.mtbench import MtBenchFormat, MtBenchJudgeFormat
 from agora_datasets.imports.nectar import NectarFormat
 from agora_datasets.imports.trl import TrlKtoFormat, TrlPreferenceFormat
 from agora_datasets.imports.writes import write_batch
@@ -42,6 +44,9 @@ FORMATS = {
     "llmfao": LlmfaoFormat,
     "lmarena": LmarenaFormat,
     "lmarena-kaggle": LmarenaKaggleFormat,
+    "mt-bench": MtBenchFormat,
+    "mt-bench-judge": MtBenchJudgeFormat,
+    "copilot-arena": CopilotArenaFormat,
     "agora": AgoraFormat,
     "hh-rlhf": HhRlhfFormat,
     "nectar": NectarFormat,
@@ -57,6 +62,19 @@ SIGNATURES: dict[str, tuple[frozenset, frozenset]] = {
     "lmarena-kaggle": (
         frozenset({"id", "model_a", "model_b", "prompt", "response_a", "response_b"})
         | frozenset({"winner_model_a", "winner_model_b", "winner_tie"}),
+        frozenset(),
+    ),
+    # MT-Bench's records have lmarena's fields and turn, but none of the Arena's tstamp/anony/language.
+    "mt-bench": (
+        frozenset({"question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b", "turn"}),
+        frozenset({"tstamp", "anony", "language"}),
+    ),
+    "mt-bench-judge": (
+        frozenset({"question_id", "model_1", "model_2", "g1_winner", "g2_winner", "judge"}),
+        frozenset(),
+    ),
+    "copilot-arena": (
+        frozenset({"prefix", "suffix", "model_a", "model_b", "acceptedIndex", "completion_a", "completion_b"}),
         frozenset(),
     ),
     "lmarena": (

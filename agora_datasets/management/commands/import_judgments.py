@@ -59,8 +59,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--judge",
-            help="the judge of formats whose records name none (arena-hard, lmarena-kaggle, hh-rlhf, nectar); "
-            "default: the file's name without its extension",
+            help="the judge of formats whose records name none ("
+            + ", ".join(sorted(name for name, cls in FORMATS.items() if getattr(cls, "takes_judge", False)))
+            + "); default: the file's or dataset's name without its extension",
         )
         parser.add_argument("--no-progress", action="store_true")
         parser.add_argument("--report", type=Path, help="write every invalid record's line and reason here")
