@@ -424,7 +424,11 @@ async def held_together(batcher, *readers: Awaitable[T]) -> list[T]:
         tasks = [asyncio.ensure_future(reader) for reader in readers]
         assert await asyncio.to_thread(batcher.wait_for_waiting, len(tasks), 120)
         batcher.batch_sizes.clear()
-    return await asyncio.gather(*tasks)
+    results = await asyncio.gather(*tasks)
+    # An answer's reader is done at its last token, before the generation thread counts the segment
+    # that made it: wait until no batch runs, so batch_sizes holds every segment on a busy machine too.
+    assert await asyncio.to_thread(batcher.wait_for_waiting, 0, 120)
+    return results
 
 
 def test_answers_asked_for_together_are_generated_as_one_batch(tiny_model):
