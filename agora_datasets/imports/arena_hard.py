@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from agora_datasets.imports.arena import WINNERS
-from agora_datasets.imports.files import JudgedFileFormat
+from agora_datasets.imports.files import JudgedFileFormat, require_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
 from annotation.models import JudgeKind, Source
@@ -47,9 +47,7 @@ class ArenaHardFormat(JudgedFileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        missing = [name for name in FIELDS if data.get(name) in (None, "")]
-        if missing:
-            raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        require_fields(data, FIELDS)
         question = label(data["question_id"], "question_id")
         model_a = label(data["model_a"], "model_a")
         model_b = label(data["model_b"], "model_b")

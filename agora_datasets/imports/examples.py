@@ -2,7 +2,9 @@
 a file it cannot place, and what the tests spoil field by field (tests/test_bad_input.py) and run
 through import → rating → raw export → import (tests/datasets/test_import_every_format.py).
 
-A format added to ``service.FORMATS`` without an example here fails those tests. ``llmfao`` has
+A format added to ``service.FORMATS`` without an example here fails those tests. A format whose
+record joins several rows (HelpSteer2: a prompt's responses) lists the further rows in
+``FOLLOWING_ROWS``. ``llmfao`` has
 none: it reads its comparisons CSV together with the files beside it (shared/data/llmfao).
 """
 
@@ -170,4 +172,95 @@ EXAMPLES: dict[str, dict] = {
         "completion_a": "(max-min+1)+min;",
         "completion_b": "(max-min+1)+min)",
     },
+    "ultrafeedback": {
+        "source": "flan",
+        "instruction": "Name a prime.",
+        "models": ["gpt-4", "llama-2-7b-chat"],
+        "completions": [
+            {
+                "model": "gpt-4",
+                "principle": "helpfulness",
+                "custom_system_prompt": "As an AI assistant, be accurate.",
+                "response": "7",
+                "annotations": {
+                    "instruction_following": {"Rating": "5", "Rationale": "Answers the question."},
+                    "honesty": {"Rating": "N/A", "Rationale": "Not applicable."},
+                    "truthfulness": {
+                        "Type": ["0"],
+                        "Rationale": "7 is prime.",
+                        "Rating": "5",
+                        "Rationale For Rating": "No hallucination.",
+                    },
+                    "helpfulness": {
+                        "Type": ["1"],
+                        "Rationale": "Correct.",
+                        "Rating": "4",
+                        "Rationale For Rating": "Correct and concise.",
+                    },
+                },
+                "critique": "Correct; name why it is prime.",
+                "overall_score": 9.0,
+                "fine-grained_score": 4.667,
+            },
+            {
+                "model": "llama-2-7b-chat",
+                "principle": "honesty",
+                "custom_system_prompt": "As an AI assistant, say when you are unsure.",
+                "response": "9",
+                "annotations": {
+                    "instruction_following": {"Rating": "3", "Rationale": "Answers, wrongly."},
+                    "honesty": {"Rating": "1", "Rationale": "Confidently wrong."},
+                    "truthfulness": {
+                        "Type": ["1"],
+                        "Rationale": "9 = 3 x 3.",
+                        "Rating": "1",
+                        "Rationale For Rating": "Completely hallucinated.",
+                    },
+                    "helpfulness": {
+                        "Type": ["0"],
+                        "Rationale": "Wrong.",
+                        "Rating": "1",
+                        "Rationale For Rating": "Severely incorrect.",
+                    },
+                },
+                "critique": "9 is not prime.",
+                "overall_score": 2.0,
+                "fine-grained_score": 1.5,
+            },
+        ],
+        "correct_answers": ["7"],
+        "incorrect_answers": ["9"],
+    },
+    "helpsteer2": {
+        "prompt": "Name a prime.",
+        "response": "7",
+        "helpfulness": 4,
+        "correctness": 4,
+        "coherence": 4,
+        "complexity": 0,
+        "verbosity": 1,
+    },
+    "helpsteer2-preference": {
+        "split": "train",
+        "prompt": "Name an odd prime.",
+        "response_1": "7",
+        "response_2": "9",
+        "preference_strength": -3,
+        "preference_statement": "@Response 1 is much better than @Response 2.",
+        "preference_elaboration": "9 is not prime.",
+        "three_most_similar_preferences": [
+            {"statement": "@Response 1 is much better.", "elaboration": "9 = 3 x 3.", "strength": -3}
+        ],
+        "all_preferences_unprocessed": [{"strength": -3, "justification": "@Response 1 is much better."}],
+    },
 }
+
+# Rows written after the example in the same file, where one row alone is no comparison.
+FOLLOWING_ROWS: dict[str, list[dict]] = {
+    "helpsteer2": [dict(EXAMPLES["helpsteer2"], response="9", helpfulness=0, correctness=0, coherence=4)],
+}
+
+
+def example_rows(format: str) -> list[dict]:
+    """The example's rows as a file holds them."""
+    return [EXAMPLES[format], *FOLLOWING_ROWS.get(format, [])]

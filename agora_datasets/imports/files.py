@@ -17,16 +17,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from annotation.imports.records import Record, RowError, read_csv_records, read_json_records
+from annotation.imports.records import Record, RowError, read_csv_records, read_json_records, read_jsonl_lines
 
 BATCH_ROWS = 1024
-SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".gz": "gzip"}
 
 
 # What a Hub dataset's name looks like ("owner/name" or "name"): no file suffix, no path parts.
@@ -78,6 +80,8 @@ def read_records(path: Path | DatasetSource) -> Iterator[Record]:
     kind = file_kind(path)
     if kind == "dataset":
         return read_dataset_records(path)
+    if kind == "gzip":
+        return read_gzip_records(path)
     if kind == "parquet":
         return read_parquet_records(path)
     if kind == "csv":
@@ -129,6 +133,35 @@ def first_record(path: Path) -> Record | None:
         close = getattr(records, "close", None)
         if close:
             close()
+
+
+class _Gunzipped:
+    """Lines of a gzipped file, telling how far the compressed file has been read (progress)."""
+
+    def __init__(self, raw):
+        self.raw, self.stream, self.lines = raw, gzip.GzipFile(fileobj=raw), 0
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self.stream.readline(size)
+        self.lines += line.endswith(b"\n")
+        return line
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def read_gzip_records(path: Path) -> Iterator[Record]:
+    """Gzipped JSON lines (as HelpSteer2 and others are published)."""
+    with open(path, "rb") as raw:
+        handle = _Gunzipped(raw)
+        try:
+            first = handle.stream.peek(1)[:1]
+            if first == b"[":
+                yield Record(1, None, "a gzipped JSON array is not read; gunzip it, or write JSON lines", 0)
+                return
+            yield from read_jsonl_lines(handle)
+        except (OSError, EOFError, zlib.error) as error:
+            yield Record(handle.lines + 1, None, f"unreadable gzip data after line {handle.lines}: {error}", raw.tell())
 
 
 def read_parquet_records(path: Path) -> Iterator[Record]:
@@ -220,6 +253,13 @@ def _plain(value):
         except UnicodeDecodeError:
             return "base64:" + base64.b64encode(value).decode("ascii")
     return value
+
+
+def require_fields(data: dict, names) -> None:
+    """RowError naming every field of ``names`` the record lacks or leaves empty."""
+    missing = [name for name in names if data.get(name) in (None, "")]
+    if missing:
+        raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
 
 
 def decoded(value, name: str):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from agora_datasets.imports.files import JudgedFileFormat
+from agora_datasets.imports.files import JudgedFileFormat, require_fields
 from agora_datasets.imports.transcripts import transcript_turns
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
@@ -32,9 +32,7 @@ class HhRlhfFormat(JudgedFileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        missing = [name for name in FIELDS if data.get(name) in (None, "")]
-        if missing:
-            raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        require_fields(data, FIELDS)
         sides = {name: transcript_turns(data[name], name) for name in FIELDS}
         for name, turns in sides.items():
             if turns[-1]["role"] != "assistant" or len(turns) < 2:

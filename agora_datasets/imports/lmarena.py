@@ -25,7 +25,7 @@ from pathlib import Path
 
 from agora_datasets.imports import arena
 from agora_datasets.imports.arena_hard import label
-from agora_datasets.imports.files import JudgedFileFormat, decoded, file_kind, read_records
+from agora_datasets.imports.files import JudgedFileFormat, decoded, file_kind, read_records, require_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row
 
@@ -78,9 +78,7 @@ class LmarenaKaggleFormat(JudgedFileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        missing = [name for name in (*KAGGLE_FIELDS, *ONE_HOT) if data.get(name) in (None, "")]
-        if missing:
-            raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        require_fields(data, (*KAGGLE_FIELDS, *ONE_HOT))
         identity = label(data["id"], "id")
         winners = [winner for name, winner in ONE_HOT.items() if _flag(data[name], name)]
         if len(winners) != 1:

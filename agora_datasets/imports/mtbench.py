@@ -54,7 +54,7 @@ from datetime import datetime
 
 from agora_datasets.imports.arena import unix_time
 from agora_datasets.imports.arena_hard import label
-from agora_datasets.imports.files import FileFormat, decoded
+from agora_datasets.imports.files import FileFormat, decoded, require_fields
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import (
     CandidateRow,
@@ -81,12 +81,6 @@ WINNERS = {
     "tie (inconsistent)": (None, False, True),
 }
 AI_JUDGES = ("gpt4", "gpt-4")
-
-
-def _missing(data: dict, names) -> None:
-    missing = [name for name in names if data.get(name) in (None, "")]
-    if missing:
-        raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
 
 
 def _turn(value) -> int:
@@ -150,7 +144,7 @@ class MtBenchFormat(FileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        _missing(data, HUMAN_FIELDS)
+        require_fields(data, HUMAN_FIELDS)
         question = label(data["question_id"], "question_id")
         models = {side: label(data[side], side) for side in ("model_a", "model_b")}
         judge = label(data["judge"], "judge")
@@ -274,7 +268,7 @@ class MtBenchJudgeFormat(FileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        _missing(data, (*JUDGE_FIELDS, "g1_user_prompt", "g2_user_prompt"))
+        require_fields(data, (*JUDGE_FIELDS, "g1_user_prompt", "g2_user_prompt"))
         question = label(data["question_id"], "question_id")
         model_1, model_2 = label(data["model_1"], "model_1"), label(data["model_2"], "model_2")
         judge, prompt_name = _judge(data["judge"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from agora_datasets.imports.arena_hard import label
-from agora_datasets.imports.files import JudgedFileFormat, decoded
+from agora_datasets.imports.files import JudgedFileFormat, decoded, require_fields
 from agora_datasets.imports.transcripts import transcript_turns
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import (
@@ -37,9 +37,7 @@ class NectarFormat(JudgedFileFormat):
 
     def parse(self, record: Record, now: datetime) -> Row:
         data = record.data
-        missing = [name for name in FIELDS if data.get(name) in (None, "")]
-        if missing:
-            raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        require_fields(data, FIELDS)
         context = transcript_turns(data["prompt"], "prompt")
         if context[-1]["role"] != "user":
             raise RowError('prompt must end with a Human turn (and an empty "Assistant:")')

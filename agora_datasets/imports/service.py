@@ -24,12 +24,14 @@ from agora_datasets.imports.arena import ArenaFormat
 from agora_datasets.imports.arena_hard import ArenaHardFormat
 from agora_datasets.imports.copilot_arena import CopilotArenaFormat
 from agora_datasets.imports.files import DatasetSource, first_record
+from agora_datasets.imports.helpsteer import HelpSteer2Format, HelpSteer2PreferenceFormat
 from agora_datasets.imports.hh_rlhf import HhRlhfFormat
 from agora_datasets.imports.llmfao import LlmfaoFormat
 from agora_datasets.imports.lmarena import LmarenaFormat, LmarenaKaggleFormat
 from agora_datasets.imports.mtbench import MtBenchFormat, MtBenchJudgeFormat
 from agora_datasets.imports.nectar import NectarFormat
 from agora_datasets.imports.trl import TrlKtoFormat, TrlPreferenceFormat
+from agora_datasets.imports.ultrafeedback import UltraFeedbackFormat
 from agora_datasets.imports.writes import write_batch
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row
@@ -50,6 +52,9 @@ FORMATS = {
     "agora": AgoraFormat,
     "hh-rlhf": HhRlhfFormat,
     "nectar": NectarFormat,
+    "ultrafeedback": UltraFeedbackFormat,
+    "helpsteer2": HelpSteer2Format,
+    "helpsteer2-preference": HelpSteer2PreferenceFormat,
     "trl-preference": TrlPreferenceFormat,
     "trl-kto": TrlKtoFormat,
 }
@@ -92,6 +97,15 @@ SIGNATURES: dict[str, tuple[frozenset, frozenset]] = {
     "hh-rlhf": (frozenset({"chosen", "rejected"}), frozenset({"prompt", MESSAGES_MARK})),
     "trl-preference": (frozenset({"chosen", "rejected"}), frozenset()),
     "nectar": (frozenset({"prompt", "answers"}), frozenset()),
+    "ultrafeedback": (frozenset({"instruction", "completions"}), frozenset()),
+    "helpsteer2": (
+        frozenset({"prompt", "response", "helpfulness", "correctness", "coherence", "complexity", "verbosity"}),
+        frozenset(),
+    ),
+    "helpsteer2-preference": (
+        frozenset({"prompt", "response_1", "response_2", "preference_strength"}),
+        frozenset(),
+    ),
 }
 
 

@@ -40,7 +40,7 @@ def read_json_records(path: Path) -> Iterator[Record]:
         if first == b"[":
             yield from _read_json_array(handle)
         else:
-            yield from _read_jsonl(handle)
+            yield from read_jsonl_lines(handle)
 
 
 def _first_significant_byte(handle) -> bytes:
@@ -53,7 +53,7 @@ def _first_significant_byte(handle) -> bytes:
             return stripped[:1]
 
 
-def _read_jsonl(handle) -> Iterator[Record]:
+def read_jsonl_lines(handle) -> Iterator[Record]:
     number = 0
     while True:
         line = handle.readline(MAX_LINE_BYTES + 1)
