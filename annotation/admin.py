@@ -1,11 +1,17 @@
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from annotation.admin_checks import CheckedModelAdmin, CheckedTabularInline
+from annotation.integrity import integrity_flags_clear
 from annotation.models import (
     Assignment,
     Candidate,
     Comparison,
+    IntegrityFlag,
     Item,
     Judgment,
     Membership,
@@ -31,6 +37,24 @@ class JudgmentInline(CheckedTabularInline):
 class ScoreInline(CheckedTabularInline):
     model = Score
     extra = 0
+
+
+class IntegrityFlagInline(CheckedTabularInline):
+    """A judgment's integrity flags, on its page: every signal is shown with its reason."""
+
+    model = IntegrityFlag
+    extra = 0
+    fields = ["position", "model", "kind", "evidence_summary", "created_at", "cleared_by", "cleared_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # flags are found by the vote, not typed in
+
+    @admin.display(description="evidence")
+    def evidence_summary(self, obj):
+        return _evidence_summary(obj)
 
 
 @admin.register(Comparison)
@@ -77,7 +101,7 @@ class JudgmentAdmin(CheckedModelAdmin):
     search_fields = ["judge", "rationale", "comparison__prompt", "comparison__candidates__model"]
     raw_id_fields = ["comparison", "user"]
     date_hierarchy = "created_at"
-    inlines = [ScoreInline]
+    inlines = [ScoreInline, IntegrityFlagInline]
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _ = super().get_search_results(request, queryset, search_term)
@@ -146,3 +170,113 @@ class AssignmentAdmin(CheckedModelAdmin):
     list_display = ["id", "item", "annotator", "state", "leased_at", "expires_at", "finished_at"]
     list_filter = ["state", "item__project"]
     raw_id_fields = ["item", "annotator", "judgment"]
+
+
+# --- Vote integrity -----------------------------------------------------------------------------
+
+
+def _evidence_summary(flag: IntegrityFlag, most: int = 3):
+    matches = (flag.evidence or {}).get("matches") or []
+    shown = format_html_join(
+        "; ",
+        "{} “{}”",
+        ((m.get("rule", "?"), str(m.get("excerpt", ""))[:160]) for m in matches[:most] if isinstance(m, dict)),
+    )
+    more = len(matches) - most
+    return format_html("{} (+{} more)", shown, more) if more > 0 else shown
+
+
+class ClearedFilter(admin.SimpleListFilter):
+    title = "cleared"
+    parameter_name = "cleared"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not cleared (left out of the boards)"), ("yes", "Cleared (counted)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(cleared_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(cleared_at__isnull=False)
+        return queryset
+
+
+@admin.register(IntegrityFlag)
+class IntegrityFlagAdmin(CheckedModelAdmin):
+    """The flagged votes, with the words that gave each answer away; staff clear a flag by hand."""
+
+    list_display = [
+        "id",
+        "battle",
+        "model",
+        "kind",
+        "evidence_summary",
+        "judge",
+        "created_at",
+        "cleared",
+        "cleared_by",
+        "cleared_at",
+    ]
+    list_filter = [ClearedFilter, "kind", "model"]
+    list_select_related = ["judgment", "judgment__comparison", "cleared_by"]
+    search_fields = ["model", "judgment__judge", "judgment__comparison__key"]
+    date_hierarchy = "created_at"
+    fields = [
+        "battle",
+        "judgment_link",
+        "judge",
+        "position",
+        "model",
+        "kind",
+        "evidence_pretty",
+        "created_at",
+        "cleared",
+        "cleared_by",
+        "cleared_at",
+    ]
+    readonly_fields = fields
+    actions = ["clear"]
+
+    def has_add_permission(self, request):
+        return False  # flags are found by the vote, not typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a flag is the record of what was found; clearing keeps it, with who and when
+
+    @admin.display(description="battle", ordering="judgment__comparison__key")
+    def battle(self, obj):
+        comparison = obj.judgment.comparison
+        label = (obj.evidence or {}).get("battle") or comparison.key
+        # The comparison's page shows both answers in full, and every judgment on them.
+        url = reverse("admin:annotation_comparison_change", args=[comparison.pk])
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="judgment")
+    def judgment_link(self, obj):
+        url = reverse("admin:annotation_judgment_change", args=[obj.judgment_id])
+        return format_html('<a href="{}">{}</a>', url, obj.judgment)
+
+    @admin.display(description="judge", ordering="judgment__judge")
+    def judge(self, obj):
+        return obj.judgment.judge
+
+    @admin.display(description="evidence")
+    def evidence_summary(self, obj):
+        return _evidence_summary(obj)
+
+    @admin.display(description="evidence")
+    def evidence_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, ensure_ascii=False))
+
+    @admin.display(description="cleared", boolean=True, ordering="cleared_at")
+    def cleared(self, obj):
+        return obj.cleared
+
+    @admin.action(description="Clear (count the vote again)", permissions=["change"])
+    def clear(self, request, queryset):
+        cleared = integrity_flags_clear(flags=queryset, user=request.user)
+        skipped = queryset.count() - cleared
+        message = f"Cleared {cleared} flag{'s' if cleared != 1 else ''}: their votes count from the next fit."
+        if skipped:
+            message += f" {skipped} were cleared already and keep their first clearing."
+        self.message_user(request, message, messages.SUCCESS)

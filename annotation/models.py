@@ -331,3 +331,54 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on item {self.item_id}: {self.state}"
+
+
+# --- Vote integrity -----------------------------------------------------------------------------
+
+
+class FlagKind(models.TextChoices):
+    SELF_IDENTIFICATION = "self-identification", "An answer named its own model"
+
+
+class IntegrityFlag(models.Model):
+    """A reason not to count a judgment: what was found, on which candidate, and whether staff cleared it.
+
+    A judgment with a flag not cleared is left out of the boards that keep integrity (ratings.boards.Board
+    ``integrity``, on by default); the judgment itself is kept and exported as it is. Clearing
+    (annotation/integrity.py) records who and when, and the vote counts again from the next fit.
+    """
+
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="integrity_flags")
+    # The candidate whose answer gave it away, and its model label as the judgment's comparison has it.
+    position = models.PositiveSmallIntegerField()
+    model = models.CharField(max_length=200, db_index=True)
+    kind = models.CharField(max_length=30, choices=FlagKind.choices)
+    # What was found: {"battle": …, "matches": [{"turn", "rule", "term", "kind", "excerpt", "start", "prompted"}]}.
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["judgment", "kind", "position"], name="integrityflag_one_per_kind"),
+            models.CheckConstraint(condition=Q(kind__in=FlagKind.values), name="integrityflag_kind_valid"),
+            # Cleared by someone means cleared at a time (the user may be deleted later: SET_NULL).
+            models.CheckConstraint(
+                condition=Q(cleared_by__isnull=True) | Q(cleared_at__isnull=False), name="integrityflag_cleared_at"
+            ),
+        ]
+        indexes = [
+            # The boards' anti-join and the admin's "not cleared" list read only the flags that still count.
+            models.Index(fields=["judgment"], condition=Q(cleared_at__isnull=True), name="integrityflag_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.model} on judgment {self.judgment_id}"
+
+    @property
+    def cleared(self) -> bool:
+        return self.cleared_at is not None

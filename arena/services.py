@@ -20,8 +20,18 @@ from django.db.models import Count
 from django.utils import timezone
 
 from annotation.candidates import style_fields
-from annotation.models import Candidate, Comparison, JudgeKind, Judgment, Outcome, Score, Source
-from arena import moderation, rate_limits
+from annotation.models import (
+    Candidate,
+    Comparison,
+    FlagKind,
+    IntegrityFlag,
+    JudgeKind,
+    Judgment,
+    Outcome,
+    Score,
+    Source,
+)
+from arena import integrity, moderation, rate_limits
 from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
 from arena.sampling import sampling_policy
 from workers.backends import backend_for
@@ -343,6 +353,37 @@ def _comparison_create(battle: Battle, answers: list[Answer], now) -> Comparison
     return comparison
 
 
+def _identity(model: ArenaModel) -> integrity.Identity:
+    return integrity.Identity(name=model.name, model_id=model.model_id, organization=model.organization)
+
+
+def _integrity_evidence(battle: Battle, answers: list[Answer], registry: list[integrity.Identity]) -> dict:
+    """Per side that gave its model away, the evidence from every turn's answer (the voter read them all)."""
+    found: dict[int, list[dict]] = {}
+    for answer in sorted(answers, key=lambda a: (a.turn, a.side)):
+        prompts = [a.prompt for a in answers if a.side == answer.side and a.turn <= answer.turn]
+        model = _identity(battle.model_at(answer.side))
+        for evidence in integrity.answer_reveals(answer.text, model, prompts=prompts, registry=registry):
+            found.setdefault(answer.side, []).append({"turn": answer.turn, **evidence.as_dict()})
+    return found
+
+
+def _integrity_flags_create(judgment: Judgment, battle: Battle, answers: list[Answer], registry, now) -> None:
+    # Kept with the judgment, never instead of it: the vote stays in the data, and the boards that keep
+    # integrity (ratings.boards.Board.integrity) leave it out until staff clear the flag.
+    IntegrityFlag.objects.bulk_create(
+        IntegrityFlag(
+            judgment=judgment,
+            position=side,
+            model=battle.model_at(side).name,
+            kind=FlagKind.SELF_IDENTIFICATION,
+            evidence={"battle": battle.public_id, "matches": matches[: integrity.MAX_EVIDENCE]},
+            created_at=now,
+        )
+        for side, matches in sorted(_integrity_evidence(battle, answers, registry).items())
+    )
+
+
 def vote_record(
     *, battle: Battle, judge: str, user=None, vote: Vote, client_ip: str | None = None
 ) -> tuple[Judgment, bool]:
@@ -356,6 +397,9 @@ def vote_record(
             return stored.judgment, False
     if not rate_limits.vote_rate_check(judge=judge, client_ip=client_ip):
         raise RateLimited("Too many votes in the last minute. Wait a moment and try again.")
+    # Every arena vote passes here, once, when all its answers are final: the one place to check them
+    # (answers settle turn by turn and in several places; only the vote has the judgment a flag names).
+    registry = [_identity(m) for m in ArenaModel.objects.only("name", "model_id", "organization")]
     with transaction.atomic():
         battle = _locked_battle(battle.pk, judge)
         if battle.state == BattleState.VOTED and battle.judgment_id:
@@ -386,6 +430,7 @@ def vote_record(
             for side, value in ((0, vote.score_a), (1, vote.score_b))
             if value is not None
         )
+        _integrity_flags_create(judgment, battle, answers, registry, now)
         battle.state = BattleState.VOTED
         battle.judgment = judgment
         battle.voted_at = now

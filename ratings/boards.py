@@ -26,6 +26,9 @@ class Board:
     mixture_mode: str = "auto"
     bootstrap: int = 100
     ci: str = "bootstrap"  # bootstrap, sandwich, none
+    # Leave out the judgments with an integrity flag not cleared (an answer named its own model); off
+    # counts every judgment. On by default, and only "off" is in the key, so older runs keep theirs.
+    integrity: bool = True
 
     @property
     def key(self) -> str:
@@ -45,6 +48,8 @@ class Board:
             parts.append(f"bootstrap={self.bootstrap}")
         if self.ci != "bootstrap":
             parts.append(f"ci={self.ci}")
+        if not self.integrity:
+            parts.append("integrity=off")
         return "|".join(parts)
 
     def as_dict(self) -> dict:

@@ -24,6 +24,9 @@ class RatingRun(models.Model):
     judgments = models.PositiveIntegerField(null=True, blank=True)
     # The highest judgment id the fit saw: "N new judgments since the last fit" is a count above it.
     last_judgment_id = models.BigIntegerField(null=True, blank=True)
+    # Judgments the board left out for an integrity flag not cleared, when it read them (null: the board
+    # counts every judgment, or the run is older than the flags).
+    integrity_left_out = models.PositiveIntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from django.db import connection
+from django.db.models import Q
 
-from annotation.models import Comparison, Judgment
+from annotation.models import Comparison, IntegrityFlag, Judgment
 from annotation.storable import storable_text_problem
 from ratings.boards import Board
 from ratings.engine.votes import RatingError, Votes
@@ -102,7 +103,7 @@ def votes_load(board: Board) -> LoadedVotes:
     if len(set(hashes.tolist())) != len(hashes):
         raise RuntimeError("two model names share a 64-bit hash; the loader cannot tell them apart")
     params = [value for value in (board.category, board.source) if value]
-    from_sql = judgments_from(category=bool(board.category), source=bool(board.source))
+    from_sql = judgments_from(category=bool(board.category), source=bool(board.source), integrity=board.integrity)
     candidate_columns = CANDIDATE_COLUMNS + (STYLE_COLUMNS if board.style else [])
     if connection.in_atomic_block:
         # Inside a transaction a second connection would read another snapshot: one connection.
@@ -218,6 +219,27 @@ def judgments_since(last_judgment_id: int | None) -> int:
     if last_judgment_id is not None:
         qs = qs.filter(id__gt=last_judgment_id)
     return qs.count()
+
+
+def integrity_left_out(board: Board) -> int:
+    """How many of the judgments the board selects it leaves out for an integrity flag not cleared.
+    Read from the flags' side: they are few, the judgments many."""
+    flags = IntegrityFlag.objects.filter(cleared_at__isnull=True).filter(
+        Q(judgment__outcome__isnull=False) | Q(judgment__preference__isnull=False)
+    )
+    if board.category:
+        flags = flags.filter(judgment__comparison__category=board.category)
+    if board.source:
+        flags = flags.filter(judgment__source=board.source)
+    return flags.values("judgment_id").distinct().count()
+
+
+def integrity_cleared_since(when) -> int:
+    """Flags cleared since ``when`` (None: ever): each puts a judgment back on the boards."""
+    flags = IntegrityFlag.objects.filter(cleared_at__isnull=False)
+    if when is not None:
+        flags = flags.filter(cleared_at__gte=when)
+    return flags.count()
 
 
 def category_known(name: str) -> bool:

@@ -77,6 +77,8 @@ def run_execute(run_id: int) -> RatingRun:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
+        if board.integrity:
+            run.integrity_left_out = selectors.integrity_left_out(board)
         loaded = selectors.votes_load(board)
         timings["read_s"] = round(time.perf_counter() - started, 4)
         report = _progress(run_id)
@@ -160,6 +162,9 @@ def refresh_due(*, now=None) -> list[RatingRun]:
             continue
         last = RatingRun.objects.filter(board=board.key, state__in=[RunState.DONE, RunState.FAILED]).first()
         new = selectors.judgments_since(last.last_judgment_id if last else None)
+        if board.integrity and last is not None:
+            # A flag cleared since the last fit read the votes puts its judgment back: as good as a new one.
+            new += selectors.integrity_cleared_since(last.started_at)
         if new == 0:
             continue
         age = (now - last.finished_at).total_seconds() if last and last.finished_at else float("inf")

@@ -13,13 +13,14 @@ the same order, so the columns line up. NULLs are coalesced away because string_
 
 from __future__ import annotations
 
-from annotation.models import Candidate, Comparison, Judgment, Outcome, Source
+from annotation.models import Candidate, Comparison, IntegrityFlag, Judgment, Outcome, Source
 from annotation.sql import literal
 
 # The tables the SQL below reads, as the models name them.
 JUDGMENTS = Judgment._meta.db_table
 CANDIDATES = Candidate._meta.db_table
 COMPARISONS = Comparison._meta.db_table
+FLAGS = IntegrityFlag._meta.db_table
 
 SOURCES = list(Source.values)  # a judgment's source travels as its position here + 1 (0: none of these)
 
@@ -75,13 +76,17 @@ CANDIDATES_FROM = f"FROM {CANDIDATES} k WHERE k.position < 2"
 PROMPT_COLUMNS = [("comparison", "c.id", "int8"), ("hash", "('x' || left(md5(c.prompt), 16))::bit(64)::int8", "int8")]
 
 
-def judgments_from(*, category: bool, source: bool) -> str:
-    """The judgments a board reads; with ``category`` and ``source``, one parameter each, in that order."""
+def judgments_from(*, category: bool, source: bool, integrity: bool = False) -> str:
+    """The judgments a board reads; with ``category`` and ``source``, one parameter each, in that order.
+    With ``integrity``, none that has a flag not cleared (an anti-join on the few open flags, through the
+    partial index integrityflag_open)."""
     parts = [f"FROM {JUDGMENTS} j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"]
     if category:
         parts.append(f"AND j.comparison_id IN (SELECT id FROM {COMPARISONS} WHERE category = %s)")
     if source:
         parts.append("AND j.source = %s")
+    if integrity:
+        parts.append(f"AND NOT EXISTS (SELECT 1 FROM {FLAGS} f WHERE f.judgment_id = j.id AND f.cleared_at IS NULL)")
     return " ".join(parts)
 
 
@@ -121,8 +126,9 @@ def statements() -> dict[str, str]:
     for category in (False, True):
         found[f"prompts(category={category})"] = columns_sql(PROMPT_COLUMNS, prompts_from(category=category))
         for source in (False, True):
-            found[f"judgments(category={category}, source={source})"] = columns_sql(
-                JUDGMENT_COLUMNS, judgments_from(category=category, source=source)
-            )
+            for integrity in (False, True):
+                found[f"judgments(category={category}, source={source}, integrity={integrity})"] = columns_sql(
+                    JUDGMENT_COLUMNS, judgments_from(category=category, source=source, integrity=integrity)
+                )
     found["candidates"] = columns_sql(CANDIDATE_COLUMNS + STYLE_COLUMNS, CANDIDATES_FROM)
     return found

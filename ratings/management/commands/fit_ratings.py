@@ -35,6 +35,11 @@ class Command(BaseCommand):
             help="mixture: group per annotator (PAL), per vote (global), or route from the prompt (context); "
             "auto = annotator when judges are known",
         )
+        parser.add_argument(
+            "--include-flagged",
+            action="store_true",
+            help="count the judgments with an integrity flag not cleared too (the board's integrity off)",
+        )
         parser.add_argument("--output", type=Path, help="write the result here as JSON")
 
     def handle(self, *args, **options):
@@ -53,6 +58,7 @@ class Command(BaseCommand):
             mixture_mode=options["mixture_mode"],
             bootstrap=options["bootstrap"],
             ci=options["ci"],
+            integrity=not options["include_flagged"],
         )
         run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
         if run.state != RunState.DONE:
@@ -62,6 +68,7 @@ class Command(BaseCommand):
             "board": run.board,
             "duration_ms": run.duration_ms,
             "timings": run.timings,
+            "integrity_left_out": run.integrity_left_out,
             **run.result,
         }
         if options["output"]:
@@ -71,6 +78,11 @@ class Command(BaseCommand):
             f"{result.judgments} judgments, {len(result.models)} models, {run.duration_ms} ms "
             f"({run.board}, run {run.pk})"
         )
+        if run.integrity_left_out:
+            self.stdout.write(
+                f"  left out: {run.integrity_left_out} flagged judgments (an answer named its own model; "
+                "clear them in the admin, or fit with --include-flagged)"
+            )
         for warning in result.warnings:
             self.stdout.write(f"  note: {warning}")
         for i, row in enumerate(result.models[:20], 1):
