@@ -46,9 +46,9 @@ class Comparison(models.Model):
     context = models.JSONField()
     # The last user message, kept as plain text for search and display.
     prompt = models.TextField()
-    category = models.CharField(max_length=100, blank=True, db_index=True)
-    language = models.CharField(max_length=50, blank=True, db_index=True)
-    source = models.CharField(max_length=10, choices=Source.choices, db_index=True)
+    category = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=50, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
@@ -56,6 +56,13 @@ class Comparison(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(source__in=Source.values), name="comparison_source_valid"),
+        ]
+        # Plain indexes, declared here rather than with db_index: on a CharField that would add a
+        # second (LIKE) index to every row written, which nothing queries.
+        indexes = [
+            models.Index(fields=["category"], name="comparison_category"),
+            models.Index(fields=["language"], name="comparison_language"),
+            models.Index(fields=["source"], name="comparison_source"),
         ]
 
     def __str__(self) -> str:
@@ -65,9 +72,10 @@ class Comparison(models.Model):
 class Candidate(models.Model):
     """One model's answer within a comparison."""
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="candidates")
+    # No index of its own: candidate_position_unique starts with it.
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="candidates", db_index=False)
     position = models.PositiveSmallIntegerField()
-    model = models.CharField(max_length=200, db_index=True)
+    model = models.CharField(max_length=200)
     text = models.TextField()
     # The full conversation on this side when it differs from context + text
     # (multi-turn arena battles: each side saw its own earlier answers).
@@ -88,6 +96,7 @@ class Candidate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["comparison", "position"], name="candidate_position_unique"),
         ]
+        indexes = [models.Index(fields=["model"], name="candidate_model")]
 
     def __str__(self) -> str:
         return f"{'ABCDEFGH'[self.position] if self.position < 8 else self.position}: {self.model}"
@@ -96,12 +105,13 @@ class Candidate(models.Model):
 class Judgment(models.Model):
     """One judge's verdict on one comparison."""
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
-    source = models.CharField(max_length=10, choices=Source.choices, db_index=True)
+    # No index of its own: judgment_one_per_judge_and_source starts with it.
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments", db_index=False)
+    source = models.CharField(max_length=10, choices=Source.choices)  # the (source, created_at) index serves it
     judge_kind = models.CharField(max_length=10, choices=JudgeKind.choices)
     # Who judged, as a stable pseudonymous label: "user:<id>", "voter:<key>", an AI
     # judge's model name, or an external dataset's annotator id.
-    judge = models.CharField(max_length=200, db_index=True)
+    judge = models.CharField(max_length=200)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="judgments"
     )
@@ -154,7 +164,7 @@ class Judgment(models.Model):
                 name="judgment_preference_range",
             ),
         ]
-        indexes = [models.Index(fields=["source", "created_at"])]
+        indexes = [models.Index(fields=["source", "created_at"]), models.Index(fields=["judge"], name="judgment_judge")]
 
     def __str__(self) -> str:
         return f"{self.judge} on #{self.comparison_id}: {self.outcome or '—'}"
@@ -163,7 +173,8 @@ class Judgment(models.Model):
 class Score(models.Model):
     """A cardinal score a judgment gave one candidate on one attribute (Likert, 1–7, …)."""
 
-    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="scores")
+    # No index of its own: score_unique starts with it.
+    judgment = models.ForeignKey(Judgment, on_delete=models.CASCADE, related_name="scores", db_index=False)
     position = models.PositiveSmallIntegerField()
     attribute = models.CharField(max_length=100)
     value = models.FloatField()

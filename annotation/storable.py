@@ -12,6 +12,7 @@ JSON numbers that are finite (``jsonb`` has no NaN or infinity).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -70,6 +71,21 @@ def int_refusal(text: str | None, *, what: str, low: int = 0, high: int = INT32_
     if not low <= value <= high:
         return None, f"{what} must be from {low:,} to {high:,}"
     return value, None
+
+
+# One encoder: json.dumps builds a new one per call whenever an option differs from its defaults.
+_STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
+def json_storable(value) -> bool:
+    """True when ``json_problem`` would find nothing, told by serializing once in C: a NUL comes out
+    escaped, a lone surrogate as it is, a non-finite number as an error. False means "look closer"
+    (``json_problem`` says what is wrong, or that nothing is)."""
+    try:
+        text = _STRICT_JSON.encode(value)
+    except (TypeError, ValueError):
+        return False
+    return "\\u0000" not in text and surrogate_free(text)
 
 
 def json_problem(value, where: str = "") -> str | None:

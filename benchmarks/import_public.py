@@ -8,14 +8,16 @@ moderation structs) to a Parquet file, in a child process so that its memory is 
 then imports it with ``import_judgments`` into a throw-away database on the servers
 DATABASE_URL names (or the embedded ones). Before the import it times the stages alone, on
 the first ``--stage-rows`` rows: reading the Parquet records, and reading + parsing + checking
-them, so the figure says where an import's time goes. Prints rows/s and the peak RSS of the
-importing process (VmHWM).
+them, so the figure says where an import's time goes. The import itself runs in a process of its
+own; it prints rows/s, the CPU per row of that process and of its PostgreSQL backend (read from
+/proc when the server is local), and the process's peak RSS (VmHWM).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import subprocess
@@ -93,12 +95,51 @@ def hwm_mb() -> float:
     return 0.0
 
 
-def reset_hwm() -> None:
-    # Writing 5 to clear_refs resets VmHWM to the current RSS (Linux).
+def backend_cpu_s() -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend, read from /proc when the server runs on
+    this machine (None elsewhere): the server's share of an import's work, whatever else runs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
     try:
-        Path("/proc/self/clear_refs").write_text("5")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        pass
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def import_only(database: str, path: str, format: str) -> None:
+    """The child: import the file into ``database`` and print the figures as one JSON line."""
+    from config import embedded
+
+    embedded.ensure_for_process()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.DATABASES["default"]["NAME"] = database
+    start_rss = hwm_mb()
+    server = backend_cpu_s()
+    start, cpu = time.perf_counter(), time.process_time()
+    out = io.StringIO()
+    call_command("import_judgments", path, "--format", format, "--no-progress", stdout=out)
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if server is not None:
+        server = backend_cpu_s() - server
+    lines = out.getvalue().strip().splitlines()
+    figures = {
+        "report": lines[-2 if "verdicts" in out.getvalue() else -1],
+        "wall_s": took,
+        "cpu_s": cpu,
+        "server_cpu_s": server,
+        "peak_rss_mb": hwm_mb(),
+        "start_rss_mb": start_rss,
+    }
+    print(json.dumps(figures))
 
 
 def main() -> None:
@@ -107,9 +148,13 @@ def main() -> None:
     parser.add_argument("--format", default="lmarena")
     parser.add_argument("--stage-rows", type=int, default=20_000, help="rows the stage timings read")
     parser.add_argument("--write-only", help=argparse.SUPPRESS)
+    parser.add_argument("--import-only", nargs=2, metavar=("DATABASE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_only:
         write_parquet(Path(args.write_only), args.rows)
+        return
+    if args.import_only:
+        import_only(*args.import_only, args.format)
         return
 
     from config import embedded
@@ -119,7 +164,7 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
+    from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
     from agora_datasets.imports.service import reader_for
@@ -157,19 +202,35 @@ def main() -> None:
                 f"read + parse + check {parse_s * per:,.0f}; the rest of the import's CPU is writing"
             )
 
-            reset_hwm()
-            base = hwm_mb()
-            start, cpu = time.perf_counter(), time.process_time()
-            out = io.StringIO()
-            call_command("import_judgments", str(path), "--format", args.format, "--no-progress", stdout=out)
-            took, cpu = time.perf_counter() - start, time.process_time() - cpu
-            print(out.getvalue().strip().splitlines()[-2 if "verdicts" in out.getvalue() else -1])
-            print(
-                f"import {args.rows:,} rows: {took:,.1f} s, {args.rows / took:,.0f} rows/s; "
-                f"this process's CPU {cpu * 1e6 / args.rows:,.0f} µs per row "
-                f"(the rest of the wall time is PostgreSQL); peak RSS {hwm_mb():,.0f} MB "
-                f"(at start {base:,.0f} MB)"
+            # The import runs in a process of its own, as `manage.py import_judgments` would: its peak
+            # memory is the import's, not that of the stage timings above.
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--format",
+                    args.format,
+                    "--import-only",
+                    connection.settings_dict["NAME"],
+                    str(path),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
+            figures = json.loads(child.stdout.strip().splitlines()[-1])
+            print(figures["report"])
+            cpu, server, took = figures["cpu_s"], figures["server_cpu_s"], figures["wall_s"]
+            print(
+                f"import {args.rows:,} rows: {took:,.1f} s, {args.rows / took:,.0f} rows/s; the importing process's "
+                f"CPU {cpu * 1e6 / args.rows:,.0f} µs per row; its peak RSS {figures['peak_rss_mb']:,.0f} MB "
+                f"({figures['start_rss_mb']:,.0f} MB of it before the import: Django, pyarrow, numpy)"
+            )
+            if server is not None:
+                print(
+                    f"PostgreSQL's CPU for the import: {server * 1e6 / args.rows:,.0f} µs per row; with a core each, "
+                    f"the import could go no faster than {args.rows / max(cpu, server):,.0f} rows/s (the slower side)"
+                )
             print("targets (issue): >= 50,000 rows/s, <= 300 MB")
     finally:
         teardown_databases(config, verbosity=0)

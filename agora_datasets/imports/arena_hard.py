@@ -76,7 +76,7 @@ class ArenaHardFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.AI,
-            judge=check_label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             outcome=outcome,
             both_bad=both_bad,

@@ -92,7 +92,7 @@ class CopilotArenaFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.EXTERNAL,
-            judge=label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             outcome=outcome,
             metadata=metadata,

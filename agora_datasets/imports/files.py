@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotation.imports.records import Record, RowError, read_csv_records, read_json_records, read_jsonl_lines
+from annotation.imports.rows import check_label
 
 BATCH_ROWS = 1024
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".gz": "gzip"}
@@ -123,6 +124,10 @@ class JudgedFileFormat(FileFormat):
         super().__init__(path)
         self.judge = judge_from_path(path, judge)
 
+    def judge_label(self) -> str:
+        """The judge every record is written under, checked per record like any other label."""
+        return check_label(self.judge, "judge (from --judge or the file's name)")
+
 
 def first_record(path: Path) -> Record | None:
     """The file's first record (or the error that stops it), for recognising the format."""
@@ -169,17 +174,25 @@ def read_parquet_records(path: Path) -> Iterator[Record]:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        # Read column chunk by chunk, in this thread: buffering whole row groups ahead (pre_buffer) and
+        # decoding columns on a thread pool doubled the memory a 1M-row import peaks at.
+        parquet = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowException, OSError) as error:
         yield Record(0, None, f"unreadable Parquet file: {error}", 0)
         return
     size = max(Path(path).stat().st_size, 1)
     total = max(parquet.metadata.num_rows, 1)
     number = 0
+    # Columns of strings, numbers, booleans, lists and structs of them come out of to_pylist as JSON
+    # holds them; only the others (times, decimals, bytes, maps) are walked by _plain.
+    plain = all(_json_type(column.type) for column in parquet.schema_arrow)
     try:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
             for row in batch.to_pylist():
                 number += 1
+                if plain:
+                    yield Record(number, row, None, size * number // total)
+                    continue
                 try:
                     data = {str(k): _plain(v) for k, v in row.items()}
                 except ValueError as error:
@@ -232,6 +245,21 @@ def _one_split(dataset, source: DatasetSource):
     if len(splits) == 1:
         return dataset[splits[0]]
     raise _DatasetRefusal(f"{source.location} has several splits ({', '.join(splits)}); choose one with --split")
+
+
+def _json_type(arrow_type) -> bool:
+    """Whether pyarrow gives this type's values as JSON would hold them (str, int, float, bool, None,
+    and lists and dicts of those)."""
+    import pyarrow.types as t
+
+    if t.is_struct(arrow_type):
+        return all(_json_type(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    if t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type):
+        return _json_type(arrow_type.value_type)
+    return any(
+        check(arrow_type)
+        for check in (t.is_string, t.is_large_string, t.is_boolean, t.is_integer, t.is_float32, t.is_float64, t.is_null)
+    )
 
 
 def _plain(value):

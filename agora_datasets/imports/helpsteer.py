@@ -42,7 +42,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from agora_datasets.imports.arena_hard import label
 from agora_datasets.imports.files import JudgedFileFormat, decoded, read_records
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import (
@@ -165,7 +164,7 @@ class HelpSteer2Format(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.EXTERNAL,
-            judge=label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             scores=scores,
         )
@@ -206,7 +205,7 @@ class HelpSteer2PreferenceFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.EXTERNAL,
-            judge=label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             outcome=outcome,
             strength=strength,

@@ -20,7 +20,7 @@ from datetime import datetime
 from agora_datasets.imports.files import JudgedFileFormat, require_fields
 from agora_datasets.imports.transcripts import transcript_turns
 from annotation.imports.records import Record, RowError
-from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, check_label, content_key
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, Row, content_key
 from annotation.models import JudgeKind, Outcome, Source
 
 MODEL = "hh-rlhf (unnamed model)"
@@ -67,7 +67,7 @@ class HhRlhfFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.EXTERNAL,
-            judge=check_label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             outcome=Outcome.A,
             metadata={k: v for k, v in data.items() if k not in FIELDS},

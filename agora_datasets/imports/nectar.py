@@ -73,7 +73,7 @@ class NectarFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.AI,
-            judge=label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             ranking=ranking,
             metadata={k: v for k, v in data.items() if k not in FIELDS},

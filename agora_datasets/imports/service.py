@@ -33,6 +33,7 @@ from agora_datasets.imports.nectar import NectarFormat
 from agora_datasets.imports.trl import TrlKtoFormat, TrlPreferenceFormat
 from agora_datasets.imports.ultrafeedback import UltraFeedbackFormat
 from agora_datasets.imports.writes import write_batch
+from annotation import live
 from annotation.imports.records import Record, RowError
 from annotation.imports.rows import Row, check_row
 
@@ -243,6 +244,8 @@ def judgments_import(
                 raise _RollBack
             if batch:
                 _write(batch, report)
+            if report.judgments_added:
+                live.votes_arrived(report.judgments_added)
     except _RollBack:
         report.nothing_written()
         raise ImportRejected(report) from None

@@ -133,7 +133,7 @@ class UltraFeedbackFormat(JudgedFileFormat):
         judgment = JudgmentRow(
             source=Source.IMPORT,
             judge_kind=JudgeKind.AI,
-            judge=label(self.judge, "judge (from --judge or the file's name)"),
+            judge=self.judge_label(),
             created_at=now,
             scores=scores,
             metadata={

@@ -26,6 +26,8 @@ JSON_COLUMNS = {
     for name in (f.column for f in model._meta.concrete_fields if f.get_internal_type() == "JSONField")
 }
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder for every value (json.dumps makes one per call)
+
 
 @dataclass
 class Written:
@@ -98,7 +100,7 @@ def _values(row, columns: tuple[str, ...]) -> list:
 
 def _json(value):
     # None is SQL NULL, as Django stores None in a nullable JSONField.
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else _JSON.encode(value)
 
 
 def _next_ids(model, count: int) -> list[int]:

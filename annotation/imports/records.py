@@ -110,18 +110,6 @@ def _read_json_array(handle) -> Iterator[Record]:
         )
 
 
-class JsonFileFormat:
-    """A format whose file is JSONL or a JSON array; subclasses say how to parse a record."""
-
-    name = ""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def records(self) -> Iterator[Record]:
-        return read_json_records(self.path)
-
-
 def read_csv_records(path: Path) -> Iterator[Record]:
     with open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from annotation.imports.records import RowError
 from annotation.models import JudgeKind, Outcome, Source
-from annotation.storable import INT32_MAX, json_problem, text_refusal
+from annotation.storable import INT32_MAX, json_problem, json_storable, text_refusal
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CANDIDATES = 16
@@ -153,6 +153,8 @@ def check_label(value, name: str, *, max_length: int = 200, required: bool = Tru
 
 def check_json(value, name: str):
     """A value for a jsonb column: every string storable, every number finite."""
+    if json_storable(value):  # the common case, at the cost of one dumps; else say what and where
+        return value
     problem = json_problem(value, name)
     if problem:
         raise RowError(problem)
