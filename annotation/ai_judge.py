@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from annotation import live
 from annotation.models import Item, JudgeKind, Judgment, Project, Source
 
 DEFAULT_TEMPLATE = (
@@ -136,6 +137,8 @@ def judgments_record(
                 report.disagreed += 1
             Item.objects.filter(pk=item.pk).update(**updates)
         report.judged += 1
+    if report.judged:
+        live.votes_arrived(report.judged)
     return report
 
 

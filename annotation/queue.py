@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation import live
 from annotation.ai_judge import route_after_human
 from annotation.answers import Answer, answer_check
 from annotation.models import (
@@ -241,6 +242,7 @@ def _judgment_create(assignment: Assignment, annotator, answer: Answer, now, tim
         Score.objects.bulk_create(
             Score(judgment=judgment, position=p, attribute=a, value=v) for p, a, v in answer.scores
         )
+    live.votes_arrived()
     return judgment
 
 

@@ -8,6 +8,7 @@ policy only decides *which* pair, never who is shown on the left.
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Sequence
 from functools import cache
@@ -19,6 +20,8 @@ from arena.models import ArenaModel
 
 
 class SamplingPolicy:
+    uses_weights = False  # whether each model's weight changes how often it is drawn (published with it)
+
     def pick(self, models: Sequence[ArenaModel], rng: random.Random) -> tuple[ArenaModel, ArenaModel]:
         raise NotImplementedError
 
@@ -30,6 +33,8 @@ class WeightedPolicy(SamplingPolicy):
     (sampling without replacement), as Chatbot Arena does. Models of weight 0
     never appear; if fewer than two have weight, all weights count as equal.
     """
+
+    uses_weights = True
 
     def pick(self, models: Sequence[ArenaModel], rng: random.Random) -> tuple[ArenaModel, ArenaModel]:
         if len(models) < 2:
@@ -62,3 +67,16 @@ def _policy(path: str) -> SamplingPolicy:
 
 def sampling_policy() -> SamplingPolicy:
     return _policy(settings.AGORA_SAMPLING_POLICY)
+
+
+def policy_description() -> dict:
+    """The policy in force as the public sampling page states it: its setting, name and rule."""
+    policy = sampling_policy()
+    doc = inspect.getdoc(policy) or ""
+    return {
+        "setting": settings.AGORA_SAMPLING_POLICY,
+        "name": type(policy).__name__,
+        "rule": " ".join(doc.split("\n\n")[0].split()),
+        "details": " ".join(" ".join(doc.split("\n\n")[1:]).split()),
+        "uses_weights": policy.uses_weights,
+    }

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from annotation import live
 from annotation.candidates import style_fields
 from annotation.models import (
     Candidate,
@@ -431,6 +432,7 @@ def vote_record(
             if value is not None
         )
         _integrity_flags_create(judgment, battle, answers, registry, now)
+        live.votes_arrived()
         battle.state = BattleState.VOTED
         battle.judgment = judgment
         battle.voted_at = now

@@ -11,7 +11,16 @@ from django_htmx.http import reswap, retarget
 from arena import services
 from arena.forms import STRENGTHS, PromptForm, VoteForm
 from arena.models import Battle, BattleState
-from arena.selectors import Turn, battle_for_judge, battle_turns, followup_offered, prompt_offer
+from arena.sampling import policy_description
+from arena.selectors import (
+    Turn,
+    battle_for_judge,
+    battle_turns,
+    followup_offered,
+    organizations,
+    prompt_offer,
+    sampling_report,
+)
 from arena.services import ArenaError, NotYours
 
 
@@ -132,3 +141,19 @@ def vote(request: HttpRequest, public_id: str) -> HttpResponse:
     # Set here rather than read back: the battle's models came with the lookup above.
     battle.state, battle.judgment = BattleState.VOTED, judgment
     return render(request, "arena/battle.html#vote-panel", _vote_panel(battle))
+
+
+def sampling(request: HttpRequest) -> HttpResponse:
+    """How pairs are drawn, and how often each model was, in public: the whole arena, or one
+    organization's models (``?organization=``). ``?part=shares`` is the table alone, which the
+    leaderboard page loads into itself."""
+    organization = request.GET.get("organization", "")
+    refusal = ""
+    if organization and organization not in organizations():  # checked first: any text may come here
+        organization, refusal = "", "No model of the arena belongs to that organization; showing them all."
+    report = sampling_report(organization=organization or None)
+    context = {"report": report, "organization": organization or "", "policy": policy_description(), "refusal": refusal}
+    part = request.GET.get("part") == "shares"
+    context["part"] = part
+    template = "arena/sampling.html#shares" if part else "arena/sampling.html"
+    return render(request, template, context, status=404 if refusal else 200)

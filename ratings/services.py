@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from annotation import live
 from ratings import selectors
 from ratings.boards import Board, scheduled_boards
 from ratings.embeddings import cached_prompt_embeddings
@@ -32,6 +33,7 @@ def run_create(*, board: Board, trigger: str, enqueue: bool = True) -> RatingRun
     run = RatingRun.objects.create(board=board.key, parameters=board.as_dict(), trigger=trigger)
     if enqueue:
         transaction.on_commit(lambda: current_app.send_task(FIT_TASK, args=[run.pk]))
+    live.fit_queued(run.board, run.pk)
     return run
 
 
@@ -44,14 +46,15 @@ def _claim(run_id: int) -> bool:
     )
 
 
-def _progress(run_id: int):
+def _progress(run: RatingRun):
     last = [0.0]
 
     def report(fraction: float) -> None:
         # At most ~20 writes a run: enough for a progress bar, not a load on the database.
         if fraction - last[0] >= 0.05 or fraction >= 1.0:
             last[0] = fraction
-            RatingRun.objects.filter(pk=run_id).update(progress=min(1.0, fraction))
+            RatingRun.objects.filter(pk=run.pk).update(progress=min(1.0, fraction))
+            live.fit_progress(run.board, run.pk, min(1.0, fraction))
 
     return report
 
@@ -81,7 +84,7 @@ def run_execute(run_id: int) -> RatingRun:
             run.integrity_left_out = selectors.integrity_left_out(board)
         loaded = selectors.votes_load(board)
         timings["read_s"] = round(time.perf_counter() - started, 4)
-        report = _progress(run_id)
+        report = _progress(run)
         prompts = None
         if board.method == "mixture" and board.mixture_mode == "context" and len(loaded.votes):
             embed_started = time.perf_counter()
@@ -143,12 +146,15 @@ def _finish(
         run.judgments = len(loaded.votes)
         run.last_judgment_id = loaded.last_judgment_id
     run.finished_at = timezone.now()
-    run.save()
-    # The store's own time is known only once it is done: a second, tiny update records it.
-    timings["store_s"] = round(time.perf_counter() - store_started, 4)
-    run.timings = timings
-    run.duration_ms = int((time.perf_counter() - started) * 1000)
-    RatingRun.objects.filter(pk=run.pk).update(timings=timings, duration_ms=run.duration_ms)
+    # One commit: a reader never sees the run done without its duration.
+    with transaction.atomic():
+        run.save()
+        # The store's own time is known only once it is done: a second, tiny update records it.
+        timings["store_s"] = round(time.perf_counter() - store_started, 4)
+        run.timings = timings
+        run.duration_ms = int((time.perf_counter() - started) * 1000)
+        RatingRun.objects.filter(pk=run.pk).update(timings=timings, duration_ms=run.duration_ms)
+    live.fit_finished(run.board, run.pk)  # a failed fit too: the open pages stop showing it as running
     return run
 
 

@@ -46,11 +46,14 @@ def leaderboard(request):
     if run is None and in_flight is None:
         in_flight = run_create(board=board, trigger="page")
     result = RatingResult.from_dict(run.result) if run and run.result else None
+    query = request.GET.copy()
+    query.pop("partial", None)
     context = {
         "board": board,
         "refusal": refusal,
-        "query": request.GET,
+        "query": query,
         "run": run,
+        "votes_since": selectors.judgments_since(run.last_judgment_id) if run else 0,
         "in_flight": in_flight,
         "result": result,
         "groups": _groups(result),
@@ -60,11 +63,8 @@ def leaderboard(request):
         "chart": charts.interval_chart(result.models) if result and result.models else None,
         "heatmap": charts.heatmap(result.matrices, request.GET.get("matrix", "observed")) if result else None,
     }
-    template = (
-        "ratings/leaderboard.html#fit-status"
-        if request.htmx and request.GET.get("poll")
-        else ("ratings/leaderboard.html")
-    )
+    # The open page fetches its board part alone when its socket says a fit landed (leaderboard.js).
+    template = "ratings/leaderboard.html#board" if request.GET.get("partial") == "board" else "ratings/leaderboard.html"
     return render(request, template, context, status=404 if refusal else 200)
 
 

@@ -37,6 +37,7 @@ EXPECTED = {
     "logout": row("post", 302, 302, 302, 302, 302),
     # The battle is the annotator's own (started while logged in): nobody else can see it or act on it.
     "arena:index": EVERYONE,
+    "arena:sampling": EVERYONE,
     "arena:battle": row("get", 404, 200, 404, 404, 404),
     "arena:turn": row("post", 404, 400, 404, 404, 404),
     "arena:vote": row("post", 404, 400, 404, 404, 404),
