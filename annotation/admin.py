@@ -1,4 +1,5 @@
 import json
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -13,6 +14,7 @@ from annotation.models import (
     Comparison,
     IntegrityFlag,
     Item,
+    JudgeFlag,
     Judgment,
     Membership,
     Project,
@@ -280,3 +282,50 @@ class IntegrityFlagAdmin(CheckedModelAdmin):
         if skipped:
             message += f" {skipped} were cleared already and keep their first clearing."
         self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(JudgeFlag)
+class JudgeFlagAdmin(CheckedModelAdmin):
+    """The flagged judges, with the statistic that found each; staff clear a judge by hand."""
+
+    list_display = ["judge", "kind", "evidence_summary", "votes", "created_at", "cleared", "cleared_by", "cleared_at"]
+    list_filter = [ClearedFilter, "kind"]
+    list_select_related = ["cleared_by"]
+    search_fields = ["judge"]
+    date_hierarchy = "created_at"
+    fields = ["judge", "votes", "kind", "evidence_pretty", "created_at", "cleared", "cleared_by", "cleared_at"]
+    readonly_fields = fields
+    actions = ["clear"]
+
+    def has_add_permission(self, request):
+        return False  # flags are raised by the review (ratings/judge_review.py), not typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # clearing keeps the flag, with who and when
+
+    @admin.display(description="evidence")
+    def evidence_summary(self, obj):
+        return ", ".join(f"{k} {v}" for k, v in (obj.evidence or {}).items())
+
+    @admin.display(description="evidence")
+    def evidence_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, ensure_ascii=False))
+
+    @admin.display(description="votes")
+    def votes(self, obj):
+        # The judge's votes, in the judgments list (searched by judge).
+        url = reverse("admin:annotation_judgment_changelist") + "?" + urlencode({"q": obj.judge})
+        return format_html('<a href="{}">{}</a>', url, Judgment.objects.filter(judge=obj.judge).count())
+
+    @admin.display(description="cleared", boolean=True)
+    def cleared(self, obj):
+        return obj.cleared_at is not None
+
+    @admin.action(description="Clear (count the judge's votes again)", permissions=["change"])
+    def clear(self, request, queryset):
+        cleared = integrity_flags_clear(flags=queryset, user=request.user)
+        self.message_user(
+            request,
+            f"Cleared {cleared} judge flag{'s' if cleared != 1 else ''}: their votes count from the next fit.",
+            messages.SUCCESS,
+        )

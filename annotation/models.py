@@ -393,3 +393,44 @@ class IntegrityFlag(models.Model):
     @property
     def cleared(self) -> bool:
         return self.cleared_at is not None
+
+
+class JudgeFlagKind(models.TextChoices):
+    IMPROBABLE = "improbable", "Votes improbable under the fit"
+    TOO_FAST = "too-fast", "Votes faster than the answers can be read"
+    VOLUME = "volume", "More votes in an hour than a person gives"
+    CONCENTRATED = "concentrated", "Votes concentrated on one model beyond what sampling shows"
+
+
+class JudgeFlag(models.Model):
+    """A reason not to count any vote of one judge (voter key or user): the statistic that found it, with
+    its evidence, and whether staff cleared the judge by hand.
+
+    Found by the periodic review (ratings/judge_review.py). While a flag is open, boards that keep integrity
+    leave out every judgment of that judge, the later ones too; the judgments are kept and exported.
+    A cleared flag stays, with who and when, and the review does not raise the same kind for that judge again.
+    """
+
+    judge = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30, choices=JudgeFlagKind.choices)
+    # The statistic and what it was computed on: {"votes": …, "z": …, "p": …, "p_adjusted": …} and the like.
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["judge", "kind"], name="judgeflag_one_per_kind"),
+            models.CheckConstraint(condition=Q(kind__in=JudgeFlagKind.values), name="judgeflag_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(cleared_by__isnull=True) | Q(cleared_at__isnull=False), name="judgeflag_cleared_at"
+            ),
+        ]
+        indexes = [models.Index(fields=["judge"], condition=Q(cleared_at__isnull=True), name="judgeflag_open")]
+
+    def __str__(self) -> str:
+        return f"{self.judge}: {self.get_kind_display()}{' (cleared)' if self.cleared_at else ''}"

@@ -170,6 +170,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.refresh_due",
         "schedule": env_float("AGORA_RATINGS_CHECK_S", 30),
     },
+    "review-judges": {
+        "task": "ratings.review_judges",
+        "schedule": env_float("AGORA_JUDGE_REVIEW_S", 300),
+    },
 }
 
 # Dataset exports run in the background write their files here, one folder per job.
@@ -189,6 +193,9 @@ AGORA_RATINGS_BOARDS = [
 ]
 AGORA_RATINGS_EVERY_JUDGMENTS = env_int("AGORA_RATINGS_EVERY_JUDGMENTS", 100)
 AGORA_RATINGS_INTERVAL_S = env_float("AGORA_RATINGS_INTERVAL_S", 600)
+# The judges' review (ratings/judge_review.py): a judge with more arena votes than this in one clock
+# hour is flagged (the vote rate limit, AGORA_ARENA_VOTES_PER_MINUTE, bounds a minute, not a day).
+AGORA_JUDGE_MAX_VOTES_PER_HOUR = env_int("AGORA_JUDGE_MAX_VOTES_PER_HOUR", 120)
 # The prompt-routed mixture embeds each distinct prompt of a board: at most this many per fit.
 AGORA_MIXTURE_MAX_PROMPTS = env_int("AGORA_MIXTURE_MAX_PROMPTS", 20000)
 

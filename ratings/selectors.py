@@ -10,7 +10,7 @@ import psycopg
 from django.db import connection
 from django.db.models import Q
 
-from annotation.models import Comparison, IntegrityFlag, Judgment
+from annotation.models import Comparison, IntegrityFlag, JudgeFlag, Judgment
 from annotation.storable import storable_text_problem
 from ratings.boards import Board
 from ratings.engine.votes import RatingError, Votes
@@ -222,24 +222,28 @@ def judgments_since(last_judgment_id: int | None) -> int:
 
 
 def integrity_left_out(board: Board) -> int:
-    """How many of the judgments the board selects it leaves out for an integrity flag not cleared.
-    Read from the flags' side: they are few, the judgments many."""
-    flags = IntegrityFlag.objects.filter(cleared_at__isnull=True).filter(
-        Q(judgment__outcome__isnull=False) | Q(judgment__preference__isnull=False)
+    """How many of the judgments the board selects it leaves out: those with an integrity flag not cleared,
+    and those of a judge with one. Read from the flags' side: they are few, the judgments many."""
+    flagged_judges = JudgeFlag.objects.filter(cleared_at__isnull=True).values("judge")
+    judgments = Judgment.objects.filter(Q(outcome__isnull=False) | Q(preference__isnull=False)).filter(
+        Q(id__in=IntegrityFlag.objects.filter(cleared_at__isnull=True).values("judgment_id"))
+        | Q(judge__in=flagged_judges)
     )
     if board.category:
-        flags = flags.filter(judgment__comparison__category=board.category)
+        judgments = judgments.filter(comparison__category=board.category)
     if board.source:
-        flags = flags.filter(judgment__source=board.source)
-    return flags.values("judgment_id").distinct().count()
+        judgments = judgments.filter(source=board.source)
+    return judgments.count()
 
 
 def integrity_cleared_since(when) -> int:
-    """Flags cleared since ``when`` (None: ever): each puts a judgment back on the boards."""
+    """Flags cleared since ``when`` (None: ever), of votes and of judges: each puts votes back on the boards."""
     flags = IntegrityFlag.objects.filter(cleared_at__isnull=False)
+    judges = JudgeFlag.objects.filter(cleared_at__isnull=False)
     if when is not None:
         flags = flags.filter(cleared_at__gte=when)
-    return flags.count()
+        judges = judges.filter(cleared_at__gte=when)
+    return flags.count() + judges.count()
 
 
 def category_known(name: str) -> bool:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import live
+from annotation.models import JudgeFlag
 from ratings import selectors
 from ratings.boards import Board, scheduled_boards
 from ratings.embeddings import cached_prompt_embeddings
@@ -20,6 +21,7 @@ from ratings.engine.leaderboard import rate
 from ratings.engine.methods import Prompts
 from ratings.engine.result import RatingResult
 from ratings.engine.votes import RatingError
+from ratings.judge_review import judges_review
 from ratings.models import RatingRun, RunState
 from ratings.sql import SOURCES
 
@@ -156,6 +158,14 @@ def _finish(
         RatingRun.objects.filter(pk=run.pk).update(timings=timings, duration_ms=run.duration_ms)
     live.fit_finished(run.board, run.pk)  # a failed fit too: the open pages stop showing it as running
     return run
+
+
+def judges_review_latest() -> list[JudgeFlag]:
+    """Review the arena's judges against the latest fit of the first scheduled board (the main one);
+    with no fit yet, only the signals that need none (speed, volume). Returns the flags raised."""
+    run = selectors.run_latest(scheduled_boards()[0])
+    models = RatingResult.from_dict(run.result).models if run and run.result else []
+    return judges_review({m.model: m.rating for m in models})
 
 
 def refresh_due(*, now=None) -> list[RatingRun]:

@@ -13,7 +13,7 @@ the same order, so the columns line up. NULLs are coalesced away because string_
 
 from __future__ import annotations
 
-from annotation.models import Candidate, Comparison, IntegrityFlag, Judgment, Outcome, Source
+from annotation.models import Candidate, Comparison, IntegrityFlag, JudgeFlag, Judgment, Outcome, Source
 from annotation.sql import literal
 
 # The tables the SQL below reads, as the models name them.
@@ -21,6 +21,7 @@ JUDGMENTS = Judgment._meta.db_table
 CANDIDATES = Candidate._meta.db_table
 COMPARISONS = Comparison._meta.db_table
 FLAGS = IntegrityFlag._meta.db_table
+JUDGE_FLAGS = JudgeFlag._meta.db_table
 
 SOURCES = list(Source.values)  # a judgment's source travels as its position here + 1 (0: none of these)
 
@@ -78,8 +79,8 @@ PROMPT_COLUMNS = [("comparison", "c.id", "int8"), ("hash", "('x' || left(md5(c.p
 
 def judgments_from(*, category: bool, source: bool, integrity: bool = False) -> str:
     """The judgments a board reads; with ``category`` and ``source``, one parameter each, in that order.
-    With ``integrity``, none that has a flag not cleared (an anti-join on the few open flags, through the
-    partial index integrityflag_open)."""
+    With ``integrity``, none that has a flag not cleared, nor whose judge has one (anti-joins on the few
+    open flags, through the partial indexes integrityflag_open and judgeflag_open)."""
     parts = [f"FROM {JUDGMENTS} j WHERE (j.outcome IS NOT NULL OR j.preference IS NOT NULL)"]
     if category:
         parts.append(f"AND j.comparison_id IN (SELECT id FROM {COMPARISONS} WHERE category = %s)")
@@ -87,6 +88,7 @@ def judgments_from(*, category: bool, source: bool, integrity: bool = False) -> 
         parts.append("AND j.source = %s")
     if integrity:
         parts.append(f"AND NOT EXISTS (SELECT 1 FROM {FLAGS} f WHERE f.judgment_id = j.id AND f.cleared_at IS NULL)")
+        parts.append(f"AND NOT EXISTS (SELECT 1 FROM {JUDGE_FLAGS} g WHERE g.judge = j.judge AND g.cleared_at IS NULL)")
     return " ".join(parts)
 
 
@@ -132,3 +134,17 @@ def statements() -> dict[str, str]:
                 )
     found["candidates"] = columns_sql(CANDIDATE_COLUMNS + STYLE_COLUMNS, CANDIDATES_FROM)
     return found
+
+
+def review_votes_sql() -> str:
+    """The arena's votes for the judges' review (ratings/judge_review.py): judge, model A, model B, outcome,
+    time from both answers complete to the vote, both answers' tokens, the vote's clock hour."""
+    return (
+        f"SELECT j.judge, ca.model, cb.model, j.outcome, j.time_spent_ms, "
+        f"COALESCE(ca.style_tokens, 0) + COALESCE(cb.style_tokens, 0), "
+        f"floor(extract(epoch FROM j.created_at) / 3600)::int8 "
+        f"FROM {JUDGMENTS} j "
+        f"JOIN {CANDIDATES} ca ON ca.comparison_id = j.comparison_id AND ca.position = 0 "
+        f"JOIN {CANDIDATES} cb ON cb.comparison_id = j.comparison_id AND cb.position = 1 "
+        f"WHERE j.source = {literal(Source.ARENA)} AND j.outcome IS NOT NULL"
+    )

@@ -15,3 +15,8 @@ def fit_ratings(run_id: int) -> str:
 @shared_task(name="ratings.refresh_due")
 def refresh_due() -> int:
     return len(services.refresh_due())
+
+
+@shared_task(name="ratings.review_judges")
+def review_judges() -> int:
+    return len(services.judges_review_latest())

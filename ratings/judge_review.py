@@ -1,0 +1,73 @@
+"""The review of the arena's judges (voter keys and users): three signals that a judge's votes are not
+honest preferences, each a JudgeFlag with its evidence (annotation.models.JudgeFlag). While a flag is
+open, boards that keep integrity leave out every vote of that judge.
+
+- improbable: the judge's decisive votes are less likely under the latest fit than votes drawn from the
+  fit would be. Per vote, the log-likelihood ℓ of what the judge chose has, under the fit, mean
+  p·log p + (1−p)·log(1−p) and variance p(1−p)·(log(p/(1−p)))². A judge's z is (Σℓ − Σmean)/√Σvar,
+  its one-sided p-value Φ(z); the p-values of all judges tested are corrected for their number
+  (Benjamini–Hochberg), and a judge whose corrected p is below IMPROBABLE_Q is flagged.
+- too fast: most of a judge's votes came sooner after both answers were complete than anyone can read
+  them (READ_FLOOR_MS plus MS_PER_TOKEN per answer token: a skim, far faster than reading).
+- volume: more votes in one clock hour than AGORA_JUDGE_MAX_VOTES_PER_HOUR.
+
+A judge is reviewed once it has enough votes for the signal to mean something. A kind cleared by staff
+is not raised again for that judge. What this cannot see: a judge whose rigged votes agree with the fit
+(a rigger lifting a model that is winning anyway), a rigger spread over many keys with few votes each,
+and a slow, patient rigger; keys per network address are not reviewed yet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from annotation.models import JudgeFlag, JudgeFlagKind, Outcome
+from ratings.engine.judges import ReviewVotes, concentrated, improbable, too_fast, volume
+from ratings.sql import review_votes_sql
+
+
+def review_votes() -> ReviewVotes:
+    with connection.cursor() as cursor:
+        cursor.execute(review_votes_sql())
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
+    judge, a, b, outcome, spent, tokens, hour = columns
+    return ReviewVotes(
+        judge=np.array(judge, dtype=object),
+        model_a=np.array(a, dtype=object),
+        model_b=np.array(b, dtype=object),
+        decisive=np.array([o in (Outcome.A, Outcome.B) for o in outcome], dtype=bool),
+        a_won=np.array([o == Outcome.A for o in outcome], dtype=bool),
+        time_spent_ms=np.array([np.nan if s is None else s for s in spent], dtype=float),
+        tokens=np.array(tokens, dtype=float),
+        hour=np.array(hour, dtype=np.int64),
+    )
+
+
+def judges_review(ratings: dict[str, float]) -> list[JudgeFlag]:
+    """Raise the flags the votes call for now; returns the new ones. ``ratings``: the latest fit's."""
+    votes = review_votes()
+    found = {
+        JudgeFlagKind.IMPROBABLE: improbable(votes, ratings),
+        JudgeFlagKind.CONCENTRATED: concentrated(votes),
+        JudgeFlagKind.TOO_FAST: too_fast(votes),
+        JudgeFlagKind.VOLUME: volume(votes, settings.AGORA_JUDGE_MAX_VOTES_PER_HOUR),
+    }
+    now = timezone.now()
+    new = [
+        JudgeFlag(judge=judge, kind=kind, evidence=_finite(evidence), created_at=now)
+        for kind, judges in found.items()
+        for judge, evidence in judges.items()
+    ]
+    # One flag per judge and kind, ever: an open one stays, a cleared one is staff's decision.
+    JudgeFlag.objects.bulk_create(new, ignore_conflicts=True)
+    return list(JudgeFlag.objects.filter(created_at=now))
+
+
+def _finite(evidence: dict) -> dict:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in evidence.items()}

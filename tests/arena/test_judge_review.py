@@ -1,0 +1,59 @@
+"""A rigging voter, voting through the real vote path, is flagged by the judges' review; the boards
+leave out all of that judge's votes until staff clear the judge, and the review does not raise it again."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from annotation.models import JudgeFlag, JudgeFlagKind
+from arena import services
+from arena.services import Vote
+from ratings import services as ratings_services
+from ratings.boards import scheduled_boards
+from ratings.models import RatingRun, RunState
+from tests.arena.test_battles import finish_turn
+from tests.arena.test_integrity import NARWHAL, QUOKKA, fit, models  # noqa: F401 - models is a fixture
+
+
+def vote_as(judge: str, winner: str, count: int) -> None:
+    for _ in range(count):
+        battle = services.battle_create(prompt="Tell me a joke.", judge=judge)
+        finish_turn(battle, ["Knock knock.", "Why did the chicken cross the road?"])
+        choice = "a" if battle.model_a.name == winner else "b"
+        services.vote_record(battle=battle, judge=judge, vote=Vote(choice=choice))
+
+
+def stored_fit(ratings: dict[str, float]) -> None:
+    """The main board's latest fit, as the review reads it."""
+    RatingRun.objects.create(
+        board=scheduled_boards()[0].key,
+        state=RunState.DONE,
+        finished_at=timezone.now(),
+        result={"models": [{"model": m, "rating": r, "battles": 1} for m, r in ratings.items()]},
+    )
+
+
+def test_a_rigging_voter_is_flagged_left_out_and_counted_again_once_cleared(models, client):  # noqa: F811
+    stored_fit({QUOKKA[0]: 1300.0, NARWHAL[0]: 700.0})
+    vote_as("voter:honest", QUOKKA[0], 25)
+    vote_as("voter:rigger", NARWHAL[0], 25)  # the much weaker model, every time
+
+    [flag] = ratings_services.judges_review_latest()
+    assert (flag.judge, flag.kind) == ("voter:rigger", JudgeFlagKind.IMPROBABLE)
+    assert flag.evidence["votes"] == 25 and flag.evidence["z"] < -10
+
+    board = fit()
+    assert (board.judgments, board.integrity_left_out) == (25, 25)
+
+    staff = User.objects.create_superuser("review-staff", password="pw-staff-123")
+    client.force_login(staff)
+    listing = client.get("/admin/annotation/judgeflag/", {"cleared": "no"}).content.decode()
+    assert "voter:rigger" in listing and "Votes improbable under the fit" in listing
+    cleared = client.post(
+        "/admin/annotation/judgeflag/", {"action": "clear", "index": "0", "_selected_action": [flag.pk]}, follow=True
+    )
+    assert "Cleared 1 judge flag" in cleared.content.decode()
+
+    assert (fit().judgments, JudgeFlag.objects.get().cleared_by) == (50, staff)
+    assert ratings_services.judges_review_latest() == []  # staff's decision stands
