@@ -400,6 +400,7 @@ class JudgeFlagKind(models.TextChoices):
     TOO_FAST = "too-fast", "Votes faster than the answers can be read"
     VOLUME = "volume", "More votes in an hour than a person gives"
     CONCENTRATED = "concentrated", "Votes concentrated on one model beyond what sampling shows"
+    SHARED_ADDRESS = "shared-address", "One of many voter keys from one network address"
 
 
 class JudgeFlag(models.Model):

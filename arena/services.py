@@ -35,6 +35,7 @@ from annotation.models import (
 from arena import integrity, moderation, rate_limits
 from arena.models import Answer, AnswerState, ArenaModel, Battle, BattleState
 from arena.sampling import sampling_policy
+from arena.voters import address_pseudonym
 from workers.backends import backend_for
 
 SCORE_ATTRIBUTE = "overall"  # the 1–7 score per side
@@ -385,6 +386,14 @@ def _integrity_flags_create(judgment: Judgment, battle: Battle, answers: list[An
     )
 
 
+def _vote_metadata(battle: Battle, client_ip: str | None) -> dict:
+    metadata = {"battle": battle.public_id}
+    address = address_pseudonym(client_ip)
+    if address:
+        metadata["address"] = address  # for the judges' review: keys per address (ratings/judge_review.py)
+    return metadata
+
+
 def vote_record(
     *, battle: Battle, judge: str, user=None, vote: Vote, client_ip: str | None = None
 ) -> tuple[Judgment, bool]:
@@ -423,7 +432,7 @@ def vote_record(
             both_bad=vote.choice == "both_bad",
             rationale=vote.rationale,
             time_spent_ms=int((now - battle.ready_at).total_seconds() * 1000) if battle.ready_at else None,
-            metadata={"battle": battle.public_id},
+            metadata=_vote_metadata(battle, client_ip),
             created_at=now,
         )
         Score.objects.bulk_create(

@@ -2,7 +2,8 @@
 
 A visitor gets a random key in a signed cookie on first visit: no login, no IP
 stored, and a key cannot be forged to vote as someone else. Judgments store it
-as ``voter:<key>``.
+as ``voter:<key>``, and the network address only as a keyed hash (``address_pseudonym``),
+so the judges' review can count keys per address without anyone reading the address back.
 """
 
 from __future__ import annotations
@@ -11,8 +12,17 @@ import secrets
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
 SALT = "agora.voter"
+
+
+def address_pseudonym(address: str | None) -> str | None:
+    """The address as a keyed hash (HMAC with the secret key): equal addresses give equal pseudonyms,
+    and without the secret key none leads back to its address."""
+    if not address:
+        return None
+    return salted_hmac("agora.address", address, algorithm="sha256").hexdigest()[:20]
 
 
 def new_voter_key() -> str:

@@ -196,6 +196,8 @@ AGORA_RATINGS_INTERVAL_S = env_float("AGORA_RATINGS_INTERVAL_S", 600)
 # The judges' review (ratings/judge_review.py): a judge with more arena votes than this in one clock
 # hour is flagged (the vote rate limit, AGORA_ARENA_VOTES_PER_MINUTE, bounds a minute, not a day).
 AGORA_JUDGE_MAX_VOTES_PER_HOUR = env_int("AGORA_JUDGE_MAX_VOTES_PER_HOUR", 120)
+# ... and each voter key of an address more keys voted from (high: offices and campuses share addresses).
+AGORA_JUDGE_MAX_KEYS_PER_ADDRESS = env_int("AGORA_JUDGE_MAX_KEYS_PER_ADDRESS", 20)
 # The prompt-routed mixture embeds each distinct prompt of a board: at most this many per fit.
 AGORA_MIXTURE_MAX_PROMPTS = env_int("AGORA_MIXTURE_MAX_PROMPTS", 20000)
 

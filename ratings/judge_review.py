@@ -1,20 +1,26 @@
-"""The review of the arena's judges (voter keys and users): three signals that a judge's votes are not
+"""The review of the arena's judges (voter keys and users): five signals that a judge's votes are not
 honest preferences, each a JudgeFlag with its evidence (annotation.models.JudgeFlag). While a flag is
-open, boards that keep integrity leave out every vote of that judge.
+open, boards that keep integrity leave out every vote of that judge. The statistics are in
+ratings/engine/judges.py (plain numpy, shared with benchmarks/rigging.py).
 
 - improbable: the judge's decisive votes are less likely under the latest fit than votes drawn from the
   fit would be. Per vote, the log-likelihood ℓ of what the judge chose has, under the fit, mean
   p·log p + (1−p)·log(1−p) and variance p(1−p)·(log(p/(1−p)))². A judge's z is (Σℓ − Σmean)/√Σvar,
   its one-sided p-value Φ(z); the p-values of all judges tested are corrected for their number
   (Benjamini–Hochberg), and a judge whose corrected p is below IMPROBABLE_Q is flagged.
+- concentrated: one model is in far more of the judge's votes than the arena puts it in front of anyone
+  (a rigger skips the battles without their model). The fit cannot see this one: a rigger who votes
+  only for their model lifts it in the fit, and then their votes look probable.
 - too fast: most of a judge's votes came sooner after both answers were complete than anyone can read
   them (READ_FLOOR_MS plus MS_PER_TOKEN per answer token: a skim, far faster than reading).
 - volume: more votes in one clock hour than AGORA_JUDGE_MAX_VOTES_PER_HOUR.
+- shared address: a voter key among more than AGORA_JUDGE_MAX_KEYS_PER_ADDRESS that voted from one
+  network address (known only as a keyed hash, arena/voters.address_pseudonym).
 
 A judge is reviewed once it has enough votes for the signal to mean something. A kind cleared by staff
 is not raised again for that judge. What this cannot see: a judge whose rigged votes agree with the fit
-(a rigger lifting a model that is winning anyway), a rigger spread over many keys with few votes each,
-and a slow, patient rigger; keys per network address are not reviewed yet.
+(a rigger lifting a model that is winning anyway), a rigger spread over many keys and addresses with few
+votes each, one who votes honestly in most battles, and a slow, patient one.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.models import JudgeFlag, JudgeFlagKind, Outcome
-from ratings.engine.judges import ReviewVotes, concentrated, improbable, too_fast, volume
+from ratings.engine.judges import ReviewVotes, concentrated, improbable, shared_address, too_fast, volume
 from ratings.sql import review_votes_sql
 
 
@@ -35,8 +41,8 @@ def review_votes() -> ReviewVotes:
     with connection.cursor() as cursor:
         cursor.execute(review_votes_sql())
         rows = cursor.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
-    judge, a, b, outcome, spent, tokens, hour = columns
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
+    judge, a, b, outcome, spent, tokens, hour, address = columns
     return ReviewVotes(
         judge=np.array(judge, dtype=object),
         model_a=np.array(a, dtype=object),
@@ -46,6 +52,7 @@ def review_votes() -> ReviewVotes:
         time_spent_ms=np.array([np.nan if s is None else s for s in spent], dtype=float),
         tokens=np.array(tokens, dtype=float),
         hour=np.array(hour, dtype=np.int64),
+        address=np.array(address, dtype=object),
     )
 
 
@@ -57,6 +64,7 @@ def judges_review(ratings: dict[str, float]) -> list[JudgeFlag]:
         JudgeFlagKind.CONCENTRATED: concentrated(votes),
         JudgeFlagKind.TOO_FAST: too_fast(votes),
         JudgeFlagKind.VOLUME: volume(votes, settings.AGORA_JUDGE_MAX_VOTES_PER_HOUR),
+        JudgeFlagKind.SHARED_ADDRESS: shared_address(votes, settings.AGORA_JUDGE_MAX_KEYS_PER_ADDRESS),
     }
     now = timezone.now()
     new = [

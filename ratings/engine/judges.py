@@ -32,6 +32,7 @@ class ReviewVotes:
     time_spent_ms: np.ndarray  # float, NaN when unknown
     tokens: np.ndarray  # float: both answers' tokens, 0 when unknown
     hour: np.ndarray  # int: the vote's clock hour (seconds // 3600)
+    address: np.ndarray | None = None  # object: the network address's pseudonym, None when unknown
 
 
 def improbable(votes: ReviewVotes, ratings: dict[str, float], q: float = IMPROBABLE_Q) -> dict[str, dict]:
@@ -158,4 +159,22 @@ def concentrated(votes: ReviewVotes, q: float = IMPROBABLE_Q) -> dict[str, dict]
                 "judges_tested": int(tested.sum()),
                 "q": q,
             }
+    return found
+
+
+def shared_address(votes: ReviewVotes, limit: int) -> dict[str, dict]:
+    """The voter keys that voted from an address more than ``limit`` keys voted from: one visitor
+    clearing their cookie to vote as many. Signed-in users are not counted (one account, any cookie)."""
+    if votes.address is None or not len(votes.judge):
+        return {}
+    keys_by_address: dict[str, set[str]] = {}
+    for judge, address in zip(votes.judge, votes.address, strict=True):
+        if address and str(judge).startswith("voter:"):
+            keys_by_address.setdefault(address, set()).add(str(judge))
+    found: dict[str, dict] = {}
+    for address, keys in keys_by_address.items():
+        if len(keys) > limit:
+            for judge in keys:
+                if len(keys) > found.get(judge, {}).get("keys_at_address", 0):
+                    found[judge] = {"address": address, "keys_at_address": len(keys), "limit": limit}
     return found

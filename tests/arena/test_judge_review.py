@@ -3,10 +3,12 @@ leave out all of that judge's votes until staff clear the judge, and the review 
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from annotation.models import JudgeFlag, JudgeFlagKind
+from annotation.models import JudgeFlag, JudgeFlagKind, Judgment
 from arena import services
 from arena.services import Vote
 from ratings import services as ratings_services
@@ -57,3 +59,19 @@ def test_a_rigging_voter_is_flagged_left_out_and_counted_again_once_cleared(mode
 
     assert (fit().judgments, JudgeFlag.objects.get().cleared_by) == (50, staff)
     assert ratings_services.judges_review_latest() == []  # staff's decision stands
+
+
+def test_keys_per_address_are_counted_from_a_pseudonym_never_the_address(models, settings):  # noqa: F811
+    settings.AGORA_JUDGE_MAX_KEYS_PER_ADDRESS = 2
+    for key in ("k1", "k2", "k3"):
+        battle = services.battle_create(prompt="Tell me a joke.", judge=f"voter:{key}")
+        finish_turn(battle)
+        services.vote_record(battle=battle, judge=f"voter:{key}", vote=Vote(choice="tie"), client_ip="203.0.113.9")
+    stored = {j.metadata["address"] for j in Judgment.objects.all()}
+    assert len(stored) == 1 and "203.0.113.9" not in json.dumps([j.metadata for j in Judgment.objects.all()])
+
+    flags = ratings_services.judges_review_latest()
+    assert {(f.judge, f.kind) for f in flags} == {
+        (f"voter:{k}", JudgeFlagKind.SHARED_ADDRESS) for k in ("k1", "k2", "k3")
+    }
+    assert flags[0].evidence["keys_at_address"] == 3

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ratings.engine.judges import ReviewVotes, benjamini_hochberg, concentrated, improbable, too_fast, volume
+from ratings.engine.judges import (
+    ReviewVotes,
+    benjamini_hochberg,
+    concentrated,
+    improbable,
+    shared_address,
+    too_fast,
+    volume,
+)
 
 RATINGS = {f"m{i}": 1000.0 + 40.0 * i for i in range(10)}  # m9 best, 360 points above m0
 
@@ -84,3 +92,12 @@ def test_a_voter_who_votes_only_when_one_model_shows_is_concentrated():
     assert list(found) == ["voter:fan"]
     assert found["voter:fan"]["model"] == "m4" and found["voter:fan"]["votes_with_model"] == 12
     assert found["voter:fan"]["judges_tested"] == 301
+
+
+def test_many_voter_keys_from_one_address_are_flagged_users_are_not():
+    votes = simulated({f"voter:k{i}": "honest" for i in range(5)} | {"user:7": "honest"}, votes_each=2)
+    votes.address = np.array(["addr-1"] * len(votes.judge), dtype=object)
+    found = shared_address(votes, limit=4)
+    assert set(found) == {f"voter:k{i}" for i in range(5)}
+    assert found["voter:k0"] == {"address": "addr-1", "keys_at_address": 5, "limit": 4}
+    assert shared_address(votes, limit=5) == {}
