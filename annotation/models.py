@@ -435,3 +435,25 @@ class JudgeFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.judge}: {self.get_kind_display()}{' (cleared)' if self.cleared_at else ''}"
+
+
+class SamplingEstimate(models.Model):
+    """One model's standing on the main board's latest fit, as the arena's pair sampling reads it.
+
+    The ratings app writes the whole set after each fit of the main board (ratings/services.py); the
+    arena's information-seeking policies read it (arena/sampling.py), never fitting anything themselves.
+    It lives here because both apps import annotation and neither imports the other.
+    """
+
+    model = models.CharField(max_length=200, unique=True)
+    rating = models.FloatField()
+    lower = models.FloatField(null=True, blank=True)  # the 95% interval, when the fit gave one
+    upper = models.FloatField(null=True, blank=True)
+    battles = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-rating"]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.rating:.0f}"

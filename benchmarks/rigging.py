@@ -14,11 +14,13 @@ keys with 200, 500, 1,000 or 5,000 votes in all:
   for whichever of the two ranks lower on the public board, pulling down the models above the target.
 
 For each it fits the board (Bradley–Terry, as the boards do) on all votes and prints the target's rank
-gain against the honest-only board; then runs the review's likelihood test (ratings/judge_review.py:
-improbable, against the fit on all votes, as the running system would), leaves out every flagged
-judge's votes, fits again and prints the gain with the defence, the share of rigged votes excluded and
-of honest votes excluded. Only the likelihood test is simulated: the attackers are assumed to vote at
-a human pace and spread over hours, so the speed and volume signals never help here.
+gain against the honest-only board; then runs the review's likelihood test against the fit on all votes
+(as the running system would) and its concentration test (ratings/engine/judges.py: improbable,
+concentrated), leaves out every flagged judge's votes, fits again and prints the gain with the defence,
+the share of rigged votes excluded and of honest votes excluded. The speed, volume and address signals
+are not simulated: the attackers are assumed to vote at a human pace, spread over hours and addresses.
+Honest voters here follow the truth exactly, so the share of them excluded is a floor: real voters with
+tastes of their own are flagged more often.
 """
 
 from __future__ import annotations
@@ -126,7 +128,6 @@ def review(models: list[str], a, b, y, judges, ratings: dict[str, float]) -> set
         decisive=y != 0.5,
         a_won=y == 1.0,
         time_spent_ms=np.full(len(a), np.nan),
-        tokens=np.zeros(len(a)),
         hour=np.zeros(len(a), dtype=np.int64),
     )
     return set(improbable(votes, ratings)) | set(concentrated(votes))

@@ -284,7 +284,8 @@ AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = env_int("AGORA_ARENA_VOTES_PER_MINUTE_PER_
 # Extra seconds past a model's timeout before the reaper fails an answer whose worker vanished.
 AGORA_ARENA_DEADLINE_GRACE_S = env_float("AGORA_ARENA_DEADLINE_GRACE_S", 5)
 # Dotted paths of the pluggable parts (arena/sampling.py, arena/moderation.py).
-AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.WeightedPolicy")
+# Agora's information-seeking draw (arena/sampling.py); benchmarks/sampling.py compares it with the others.
+AGORA_SAMPLING_POLICY = env("AGORA_SAMPLING_POLICY", "arena.sampling.InformationPolicy")
 AGORA_MODERATION = env("AGORA_MODERATION", "arena.moderation.blocklist")
 AGORA_MODERATION_BLOCKLIST = env_list("AGORA_MODERATION_BLOCKLIST")
 # Replay models stream recorded answers at their recorded rate times this factor.

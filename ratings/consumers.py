@@ -9,13 +9,17 @@ Anyone may listen, as anyone may read the board: the news holds run ids, progres
 
 from __future__ import annotations
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import QueryDict
 
 from annotation.live import VOTES_GROUP, board_group
+from annotation.storable import storable_text_problem
 from ratings import selectors
 from ratings.boards import board_from_query
+
+INVALID = 4400
 
 
 class LeaderboardConsumer(AsyncJsonWebsocketConsumer):
@@ -24,12 +28,27 @@ class LeaderboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         query = QueryDict(self.scope.get("query_string", b"").decode("utf-8", errors="replace"))
         self.board = board_from_query(query)
+        if storable_text_problem(self.board.key):
+            await self.close(code=INVALID)  # a NUL or a lone surrogate: no board has it (the page refuses it too)
+            return
         self.groups_joined = (board_group(self.board.key), VOTES_GROUP)
         # Join before reading the snapshot: news sent in between arrives twice, never not at all.
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(self._snapshot)())
+
+    async def dispatch(self, message):
+        """Call the handler without Channels' hop to the shared sync thread before every message (it
+        closes stale database connections there): every vote is news to every open page, and these
+        handlers touch no database."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """The page sends nothing; whatever comes is ignored (never parsed)."""
 
     async def disconnect(self, code):
         for group in self.groups_joined:

@@ -11,8 +11,8 @@ ratings/engine/judges.py (plain numpy, shared with benchmarks/rigging.py).
 - concentrated: one model is in far more of the judge's votes than the arena puts it in front of anyone
   (a rigger skips the battles without their model). The fit cannot see this one: a rigger who votes
   only for their model lifts it in the fit, and then their votes look probable.
-- too fast: most of a judge's votes came sooner after both answers were complete than anyone can read
-  them (READ_FLOOR_MS plus MS_PER_TOKEN per answer token: a skim, far faster than reading).
+- too fast: most of a judge's votes came within READ_FLOOR_MS of both answers being complete (people
+  read while the answers stream, so only a vote at once, again and again, says nobody read).
 - volume: more votes in one clock hour than AGORA_JUDGE_MAX_VOTES_PER_HOUR.
 - shared address: a voter key among more than AGORA_JUDGE_MAX_KEYS_PER_ADDRESS that voted from one
   network address (known only as a keyed hash, arena/voters.address_pseudonym).
@@ -41,8 +41,8 @@ def review_votes() -> ReviewVotes:
     with connection.cursor() as cursor:
         cursor.execute(review_votes_sql())
         rows = cursor.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
-    judge, a, b, outcome, spent, tokens, hour, address = columns
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 7
+    judge, a, b, outcome, spent, hour, address = columns
     return ReviewVotes(
         judge=np.array(judge, dtype=object),
         model_a=np.array(a, dtype=object),
@@ -50,7 +50,6 @@ def review_votes() -> ReviewVotes:
         decisive=np.array([o in (Outcome.A, Outcome.B) for o in outcome], dtype=bool),
         a_won=np.array([o == Outcome.A for o in outcome], dtype=bool),
         time_spent_ms=np.array([np.nan if s is None else s for s in spent], dtype=float),
-        tokens=np.array(tokens, dtype=float),
         hour=np.array(hour, dtype=np.int64),
         address=np.array(address, dtype=object),
     )

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import live
-from annotation.models import JudgeFlag
+from annotation.models import JudgeFlag, SamplingEstimate, Source
 from ratings import selectors
 from ratings.boards import Board, scheduled_boards
 from ratings.embeddings import cached_prompt_embeddings
@@ -102,7 +102,22 @@ def run_execute(run_id: int) -> RatingRun:
     except Exception as error:  # the run must not stay "running" whatever went wrong
         _finish(run, started, timings, state=RunState.FAILED, error=f"the fit failed: {error!r}")
         raise
-    return _finish(run, started, timings, state=RunState.DONE, result=result, loaded=loaded)
+    run = _finish(run, started, timings, state=RunState.DONE, result=result, loaded=loaded)
+    if board.key == scheduled_boards()[0].key:
+        estimates_publish(result, run.finished_at)
+    return run
+
+
+def estimates_publish(result: RatingResult, fitted_at) -> None:
+    """The main board's standings, for the arena's pair sampling (annotation.models.SamplingEstimate)."""
+    with transaction.atomic():
+        SamplingEstimate.objects.all().delete()
+        SamplingEstimate.objects.bulk_create(
+            SamplingEstimate(
+                model=m.model, rating=m.rating, lower=m.lower, upper=m.upper, battles=m.battles, fitted_at=fitted_at
+            )
+            for m in result.models
+        )
 
 
 def prompts_load(board: Board, loaded: selectors.LoadedVotes) -> Prompts:
@@ -160,12 +175,20 @@ def _finish(
     return run
 
 
+REVIEW_BOARD = Board(source=Source.ARENA, ci="none")
+
+
 def judges_review_latest() -> list[JudgeFlag]:
-    """Review the arena's judges against the latest fit of the first scheduled board (the main one);
-    with no fit yet, only the signals that need none (speed, volume). Returns the flags raised."""
-    run = selectors.run_latest(scheduled_boards()[0])
-    models = RatingResult.from_dict(run.result).models if run and run.result else []
-    return judges_review({m.model: m.rating for m in models})
+    """Review the arena's judges against a fit of the arena's own votes (imported and AI judgments would
+    make an arena voter who disagrees with them look improbable), the flagged judges' left out. One fit
+    per review, a point estimate: it costs a second at a million votes. Returns the flags raised."""
+    loaded = selectors.votes_load(REVIEW_BOARD)
+    ratings = {m.model: m.rating for m in _fit(REVIEW_BOARD, loaded, _quiet).models} if len(loaded.votes) else {}
+    return judges_review(ratings)
+
+
+def _quiet(fraction: float) -> None:
+    pass
 
 
 def refresh_due(*, now=None) -> list[RatingRun]:
@@ -179,8 +202,9 @@ def refresh_due(*, now=None) -> list[RatingRun]:
         last = RatingRun.objects.filter(board=board.key, state__in=[RunState.DONE, RunState.FAILED]).first()
         new = selectors.judgments_since(last.last_judgment_id if last else None)
         if board.integrity and last is not None:
-            # A flag cleared since the last fit read the votes puts its judgment back: as good as a new one.
-            new += selectors.integrity_cleared_since(last.started_at)
+            # A flag cleared since the last fit read the votes puts its judgment back, and a judge flagged
+            # since takes theirs out: either is as good as a new judgment.
+            new += selectors.integrity_cleared_since(last.started_at) + selectors.judges_flagged_since(last.started_at)
         if new == 0:
             continue
         age = (now - last.finished_at).total_seconds() if last and last.finished_at else float("inf")

@@ -138,11 +138,10 @@ def statements() -> dict[str, str]:
 
 def review_votes_sql() -> str:
     """The arena's votes for the judges' review (ratings/judge_review.py): judge, model A, model B, outcome,
-    time from both answers complete to the vote, both answers' tokens, the vote's clock hour, the address
+    time from both answers complete to the vote, the vote's clock hour, the address
     pseudonym (arena/voters.py; NULL when none was recorded)."""
     return (
         f"SELECT j.judge, ca.model, cb.model, j.outcome, j.time_spent_ms, "
-        f"COALESCE(ca.style_tokens, 0) + COALESCE(cb.style_tokens, 0), "
         f"floor(extract(epoch FROM j.created_at) / 3600)::int8, j.metadata ->> 'address' "
         f"FROM {JUDGMENTS} j "
         f"JOIN {CANDIDATES} ca ON ca.comparison_id = j.comparison_id AND ca.position = 0 "

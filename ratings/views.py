@@ -48,6 +48,8 @@ def leaderboard(request):
     result = RatingResult.from_dict(run.result) if run and run.result else None
     query = request.GET.copy()
     query.pop("partial", None)
+    if refusal:
+        query.pop("category", None)  # the links and the live socket follow the board shown
     context = {
         "board": board,
         "refusal": refusal,

@@ -12,70 +12,115 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
+    # The state changes as makemigrations wrote them; in the database, the plain indexes are renamed rather
+    # than dropped and built again, and the rest dropped: on a big table, building an index or re-checking a
+    # foreign key (what AlterField does to change db_index) would block writes for minutes.
     operations = [
-        migrations.AlterField(
-            model_name='candidate',
-            name='comparison',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='candidates', to='annotation.comparison'),
-        ),
-        migrations.AlterField(
-            model_name='candidate',
-            name='model',
-            field=models.CharField(max_length=200),
-        ),
-        migrations.AlterField(
-            model_name='comparison',
-            name='category',
-            field=models.CharField(blank=True, max_length=100),
-        ),
-        migrations.AlterField(
-            model_name='comparison',
-            name='language',
-            field=models.CharField(blank=True, max_length=50),
-        ),
-        migrations.AlterField(
-            model_name='comparison',
-            name='source',
-            field=models.CharField(choices=[('arena', 'Arena'), ('queue', 'Annotation queue'), ('ai', 'AI judge'), ('import', 'Import')], max_length=10),
-        ),
-        migrations.AlterField(
-            model_name='judgment',
-            name='comparison',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='judgments', to='annotation.comparison'),
-        ),
-        migrations.AlterField(
-            model_name='judgment',
-            name='judge',
-            field=models.CharField(max_length=200),
-        ),
-        migrations.AlterField(
-            model_name='judgment',
-            name='source',
-            field=models.CharField(choices=[('arena', 'Arena'), ('queue', 'Annotation queue'), ('ai', 'AI judge'), ('import', 'Import')], max_length=10),
-        ),
-        migrations.AlterField(
-            model_name='score',
-            name='judgment',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='annotation.judgment'),
-        ),
-        migrations.AddIndex(
-            model_name='candidate',
-            index=models.Index(fields=['model'], name='candidate_model'),
-        ),
-        migrations.AddIndex(
-            model_name='comparison',
-            index=models.Index(fields=['category'], name='comparison_category'),
-        ),
-        migrations.AddIndex(
-            model_name='comparison',
-            index=models.Index(fields=['language'], name='comparison_language'),
-        ),
-        migrations.AddIndex(
-            model_name='comparison',
-            index=models.Index(fields=['source'], name='comparison_source'),
-        ),
-        migrations.AddIndex(
-            model_name='judgment',
-            index=models.Index(fields=['judge'], name='judgment_judge'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='candidate',
+                    name='comparison',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='candidates', to='annotation.comparison'),
+                ),
+                migrations.AlterField(
+                    model_name='candidate',
+                    name='model',
+                    field=models.CharField(max_length=200),
+                ),
+                migrations.AlterField(
+                    model_name='comparison',
+                    name='category',
+                    field=models.CharField(blank=True, max_length=100),
+                ),
+                migrations.AlterField(
+                    model_name='comparison',
+                    name='language',
+                    field=models.CharField(blank=True, max_length=50),
+                ),
+                migrations.AlterField(
+                    model_name='comparison',
+                    name='source',
+                    field=models.CharField(choices=[('arena', 'Arena'), ('queue', 'Annotation queue'), ('ai', 'AI judge'), ('import', 'Import')], max_length=10),
+                ),
+                migrations.AlterField(
+                    model_name='judgment',
+                    name='comparison',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='judgments', to='annotation.comparison'),
+                ),
+                migrations.AlterField(
+                    model_name='judgment',
+                    name='judge',
+                    field=models.CharField(max_length=200),
+                ),
+                migrations.AlterField(
+                    model_name='judgment',
+                    name='source',
+                    field=models.CharField(choices=[('arena', 'Arena'), ('queue', 'Annotation queue'), ('ai', 'AI judge'), ('import', 'Import')], max_length=10),
+                ),
+                migrations.AlterField(
+                    model_name='score',
+                    name='judgment',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='annotation.judgment'),
+                ),
+                migrations.AddIndex(
+                    model_name='candidate',
+                    index=models.Index(fields=['model'], name='candidate_model'),
+                ),
+                migrations.AddIndex(
+                    model_name='comparison',
+                    index=models.Index(fields=['category'], name='comparison_category'),
+                ),
+                migrations.AddIndex(
+                    model_name='comparison',
+                    index=models.Index(fields=['language'], name='comparison_language'),
+                ),
+                migrations.AddIndex(
+                    model_name='comparison',
+                    index=models.Index(fields=['source'], name='comparison_source'),
+                ),
+                migrations.AddIndex(
+                    model_name='judgment',
+                    index=models.Index(fields=['judge'], name='judgment_judge'),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    sql=[
+                    'ALTER INDEX "annotation_comparison_category_4ff83362" RENAME TO "comparison_category"',
+                    'DROP INDEX "annotation_comparison_category_4ff83362_like"',
+                    'ALTER INDEX "annotation_comparison_language_665e9ac5" RENAME TO "comparison_language"',
+                    'DROP INDEX "annotation_comparison_language_665e9ac5_like"',
+                    'ALTER INDEX "annotation_comparison_source_2abaf44a" RENAME TO "comparison_source"',
+                    'DROP INDEX "annotation_comparison_source_2abaf44a_like"',
+                    'ALTER INDEX "annotation_candidate_model_c66df359" RENAME TO "candidate_model"',
+                    'DROP INDEX "annotation_candidate_model_c66df359_like"',
+                    'ALTER INDEX "annotation_judgment_judge_b385856a" RENAME TO "judgment_judge"',
+                    'DROP INDEX "annotation_judgment_judge_b385856a_like"',
+                    'DROP INDEX "annotation_candidate_comparison_id_ee829a01"',
+                    'DROP INDEX "annotation_judgment_source_37b6fce8"',
+                    'DROP INDEX "annotation_judgment_source_37b6fce8_like"',
+                    'DROP INDEX "annotation_judgment_comparison_id_281bb588"',
+                    'DROP INDEX "annotation_score_judgment_id_68e64efe"',
+                    ],
+                    reverse_sql=[
+                    'ALTER INDEX "comparison_category" RENAME TO "annotation_comparison_category_4ff83362"',
+                    'CREATE INDEX "annotation_comparison_category_4ff83362_like" ON "annotation_comparison" ("category" varchar_pattern_ops)',
+                    'ALTER INDEX "comparison_language" RENAME TO "annotation_comparison_language_665e9ac5"',
+                    'CREATE INDEX "annotation_comparison_language_665e9ac5_like" ON "annotation_comparison" ("language" varchar_pattern_ops)',
+                    'ALTER INDEX "comparison_source" RENAME TO "annotation_comparison_source_2abaf44a"',
+                    'CREATE INDEX "annotation_comparison_source_2abaf44a_like" ON "annotation_comparison" ("source" varchar_pattern_ops)',
+                    'ALTER INDEX "candidate_model" RENAME TO "annotation_candidate_model_c66df359"',
+                    'CREATE INDEX "annotation_candidate_model_c66df359_like" ON "annotation_candidate" ("model" varchar_pattern_ops)',
+                    'ALTER INDEX "judgment_judge" RENAME TO "annotation_judgment_judge_b385856a"',
+                    'CREATE INDEX "annotation_judgment_judge_b385856a_like" ON "annotation_judgment" ("judge" varchar_pattern_ops)',
+                    'CREATE INDEX "annotation_candidate_comparison_id_ee829a01" ON "annotation_candidate" ("comparison_id")',
+                    'CREATE INDEX "annotation_judgment_source_37b6fce8" ON "annotation_judgment" ("source")',
+                    'CREATE INDEX "annotation_judgment_source_37b6fce8_like" ON "annotation_judgment" ("source" varchar_pattern_ops)',
+                    'CREATE INDEX "annotation_judgment_comparison_id_281bb588" ON "annotation_judgment" ("comparison_id")',
+                    'CREATE INDEX "annotation_score_judgment_id_68e64efe" ON "annotation_score" ("judgment_id")',
+                    ],
+                ),
+            ],
         ),
     ]

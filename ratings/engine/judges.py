@@ -9,15 +9,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from scipy.stats import binom, norm
+from scipy import sparse
+from scipy.stats import binom
 
 IMPROBABLE_MIN_VOTES = 20
 IMPROBABLE_Q = 0.01
 CONCENTRATED_MIN_VOTES = 10
+ADDRESS_WINDOW_HOURS = 24 * 7
 FAST_MIN_VOTES = 10
 FAST_SHARE = 0.8
+# Visitors read while the answers stream, so a vote may come right after the last token: only a vote
+# within this of both answers being complete is too fast, and only most of a judge's votes being so counts.
 READ_FLOOR_MS = 1000
-MS_PER_TOKEN = 5  # 200 tokens a second across both answers: a skim
 
 
 @dataclass
@@ -30,7 +33,6 @@ class ReviewVotes:
     decisive: np.ndarray  # bool: A or B won (not a tie, not both bad)
     a_won: np.ndarray  # bool
     time_spent_ms: np.ndarray  # float, NaN when unknown
-    tokens: np.ndarray  # float: both answers' tokens, 0 when unknown
     hour: np.ndarray  # int: the vote's clock hour (seconds // 3600)
     address: np.ndarray | None = None  # object: the network address's pseudonym, None when unknown
 
@@ -50,15 +52,20 @@ def improbable(votes: ReviewVotes, ratings: dict[str, float], q: float = IMPROBA
     ll = np.where(won, np.log(p), np.log1p(-p))
     mean = p * np.log(p) + (1 - p) * np.log1p(-p)
     var = p * (1 - p) * np.log(p / (1 - p)) ** 2
+    span = np.log(p / (1 - p)) ** 2  # (max − min)² of one vote's log-likelihood
     judges, index = np.unique(votes.judge[known], return_inverse=True)
     count = np.bincount(index)
     deviation = np.bincount(index, ll - mean)
     spread = np.sqrt(np.bincount(index, var))
+    spans = np.bincount(index, span)
     tested = (count >= IMPROBABLE_MIN_VOTES) & (spread > 0)
     if not tested.any():
         return {}
-    z = deviation[tested] / spread[tested]
-    p_value = norm.cdf(z)
+    z = deviation[tested] / spread[tested]  # shown in the evidence; the test itself is Hoeffding's bound
+    # Hoeffding: P(Σ(ℓ − mean) ≤ −t) ≤ exp(−2t² / Σ span). A bound, never smaller than the true p-value,
+    # where the normal approximation is far too small for one-sided matchups (a few upsets at p = 0.99).
+    shortfall = np.maximum(-deviation[tested], 0.0)
+    p_value = np.exp(-2.0 * shortfall**2 / spans[tested])
     adjusted = benjamini_hochberg(p_value)
     found = {}
     for judge, n, zi, pi, ai in zip(judges[tested], count[tested], z, p_value, adjusted, strict=True):
@@ -87,7 +94,7 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 def too_fast(votes: ReviewVotes) -> dict[str, dict]:
     timed = ~np.isnan(votes.time_spent_ms)
-    fast = timed & (votes.time_spent_ms < READ_FLOOR_MS + MS_PER_TOKEN * votes.tokens)
+    fast = timed & (votes.time_spent_ms < READ_FLOOR_MS)
     judges, index = np.unique(votes.judge, return_inverse=True)
     counted = np.bincount(index, timed)
     quick = np.bincount(index, fast)
@@ -97,7 +104,7 @@ def too_fast(votes: ReviewVotes) -> dict[str, dict]:
             found[str(judge)] = {
                 "timed_votes": int(n),
                 "too_fast": int(k),
-                "rule": f"under {READ_FLOOR_MS} ms + {MS_PER_TOKEN} ms per answer token",
+                "rule": f"under {READ_FLOOR_MS} ms after both answers were complete",
             }
     return found
 
@@ -118,24 +125,41 @@ def concentrated(votes: ReviewVotes, q: float = IMPROBABLE_Q) -> dict[str, dict]
     """The judges whose votes involve one model far more often than the arena puts it in front of anyone:
     a voter who leaves every battle without their model unvoted. Per judge and model, the chance of at
     least that many of the judge's votes involving the model, were the votes a random draw of the arena's
-    battles (binomial, with the model's share of all battles); the judge's smallest, times the number of
-    models (Bonferroni), is its p-value, corrected across judges as in ``improbable``."""
+    battles on the days the judge voted (binomial, with the model's share of the battles of those days:
+    models come and go, so a heavy voter of this week is held to this week's sampling); the judge's
+    smallest, times the number of models (Bonferroni), is its p-value, corrected across judges as in
+    ``improbable``."""
     n_votes = len(votes.judge)
     if not n_votes:
         return {}
     models, pair = np.unique(np.concatenate([votes.model_a, votes.model_b]).astype(str), return_inverse=True)
     a, b = pair[:n_votes], pair[n_votes:]
-    share = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
-    share = share / n_votes  # the chance that a battle has this model
+    days, day = np.unique(votes.hour // 24, return_inverse=True)
+    per_day = np.zeros((len(days), len(models)))  # the chance that a battle of that day has the model
+    np.add.at(per_day, (day, a), 1.0)
+    np.add.at(per_day, (day, b), 1.0)
+    per_day /= np.bincount(day, minlength=len(days))[:, None]
     judges, judge = np.unique(votes.judge.astype(str), return_inverse=True)
     count = np.bincount(judge)
     tested = count >= CONCENTRATED_MIN_VOTES
     if not tested.any():
         return {}
-    # Votes per (judge, model), a model counted once per vote.
-    cell, k = np.unique(np.concatenate([judge * len(models) + a, judge * len(models) + b]), return_counts=True)
+    # Each tested judge's expected share of each model: the shares of the days of its votes, averaged.
+    rows = np.full(len(judges), -1)
+    rows[tested] = np.arange(tested.sum())
+    mine = tested[judge]
+    judge_days = sparse.csr_matrix(
+        (np.ones(mine.sum()), (rows[judge[mine]], day[mine])), shape=(int(tested.sum()), len(days))
+    )
+    expected = np.asarray(judge_days @ per_day) / count[tested][:, None]
+    # Votes per (judge, model) of the tested judges, a model counted once per vote.
+    cell, k = np.unique(
+        np.concatenate([judge[mine] * len(models) + a[mine], judge[mine] * len(models) + b[mine]]),
+        return_counts=True,
+    )
     cell_judge, cell_model = cell // len(models), cell % len(models)
-    p_cell = binom.sf(k - 1, count[cell_judge], share[cell_model])
+    share = expected[rows[cell_judge], cell_model]
+    p_cell = binom.sf(k - 1, count[cell_judge], share)
     best = np.ones(len(judges))
     best_model = np.zeros(len(judges), dtype=int)
     order = np.lexsort((p_cell, cell_judge))  # per judge, its smallest p first
@@ -153,7 +177,7 @@ def concentrated(votes: ReviewVotes, q: float = IMPROBABLE_Q) -> dict[str, dict]
                 "votes": int(count[index]),
                 "model": str(models[model]),
                 "votes_with_model": with_model,
-                "model_share_of_battles": round(float(share[model]), 4),
+                "model_share_of_battles": round(float(expected[rows[index], model]), 4),
                 "p": float(p),
                 "p_adjusted": float(padj),
                 "judges_tested": int(tested.sum()),
@@ -163,12 +187,15 @@ def concentrated(votes: ReviewVotes, q: float = IMPROBABLE_Q) -> dict[str, dict]
 
 
 def shared_address(votes: ReviewVotes, limit: int) -> dict[str, dict]:
-    """The voter keys that voted from an address more than ``limit`` keys voted from: one visitor
-    clearing their cookie to vote as many. Signed-in users are not counted (one account, any cookie)."""
+    """The voter keys that voted from an address more than ``limit`` keys voted from in the last week: one
+    visitor clearing their cookie to vote as many. Signed-in users are not counted (one account, any cookie)."""
     if votes.address is None or not len(votes.judge):
         return {}
+    # Over the last week of votes only: over all time, any busy shared address (a campus, a carrier's NAT)
+    # would pass the limit sooner or later.
+    recent = votes.hour >= votes.hour.max() - ADDRESS_WINDOW_HOURS
     keys_by_address: dict[str, set[str]] = {}
-    for judge, address in zip(votes.judge, votes.address, strict=True):
+    for judge, address in zip(votes.judge[recent], votes.address[recent], strict=True):
         if address and str(judge).startswith("voter:"):
             keys_by_address.setdefault(address, set()).add(str(judge))
     found: dict[str, dict] = {}

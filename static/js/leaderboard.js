@@ -8,9 +8,26 @@
   const board = () => document.getElementById("board");
   if (!board() || !window.WebSocket) return;
   let retry = 1000;
+  let refreshing = false;
+  let pending = false;
+  const heardOf = new Set(); // runs whose progress already made the page refresh
 
+  // One refresh at a time: news arriving meanwhile asks for one more, after it.
   function refresh() {
-    htmx.ajax("GET", `${board().dataset.page}&partial=board`, { target: "#board", swap: "outerHTML" });
+    if (refreshing) {
+      pending = true;
+      return;
+    }
+    refreshing = true;
+    htmx
+      .ajax("GET", `${board().dataset.page}&partial=board`, { target: "#board", swap: "outerHTML" })
+      .finally(() => {
+        refreshing = false;
+        if (pending) {
+          pending = false;
+          refresh();
+        }
+      });
   }
 
   function addVotes(count) {
@@ -36,7 +53,10 @@
     } else if (news.event === "progress") {
       const bar = document.getElementById("fit-progress");
       if (bar && String(news.run) === shown.inFlight) bar.value = Math.round(news.progress * 100);
-      else if (String(news.run) !== shown.inFlight) refresh();
+      else if (String(news.run) !== shown.inFlight && !heardOf.has(news.run)) {
+        heardOf.add(news.run); // a run the page missed the start of: refresh once, not at every step
+        refresh();
+      }
     } else if (news.event === "queued" || news.event === "fitted") {
       refresh();
     }

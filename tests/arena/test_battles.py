@@ -56,7 +56,8 @@ def test_a_battle_gets_two_different_active_models_on_randomized_sides(two_model
     assert len(seen) == 2  # each model was shown on the left at least once
 
 
-def test_weights_steer_the_sampling_and_weight_zero_models_sit_out(db, fake_openai):
+def test_weights_steer_the_sampling_and_weight_zero_models_sit_out(db, fake_openai, settings):
+    settings.AGORA_SAMPLING_POLICY = "arena.sampling.WeightedPolicy"  # the weighted draw, as Chatbot Arena's
     register_openai("Heavy", "h", fake_openai.url, weight=10)
     register_openai("Light 1", "l1", fake_openai.url, weight=1)
     register_openai("Light 2", "l2", fake_openai.url, weight=1)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth.models import User
-from django.utils import timezone
 
+from agora_datasets.exports.privacy import scrub
 from annotation.models import JudgeFlag, JudgeFlagKind, Judgment
 from arena import services
 from arena.services import Vote
 from ratings import services as ratings_services
-from ratings.boards import scheduled_boards
-from ratings.models import RatingRun, RunState
 from tests.arena.test_battles import finish_turn
 from tests.arena.test_integrity import NARWHAL, QUOKKA, fit, models  # noqa: F401 - models is a fixture
 
@@ -26,27 +24,17 @@ def vote_as(judge: str, winner: str, count: int) -> None:
         services.vote_record(battle=battle, judge=judge, vote=Vote(choice=choice))
 
 
-def stored_fit(ratings: dict[str, float]) -> None:
-    """The main board's latest fit, as the review reads it."""
-    RatingRun.objects.create(
-        board=scheduled_boards()[0].key,
-        state=RunState.DONE,
-        finished_at=timezone.now(),
-        result={"models": [{"model": m, "rating": r, "battles": 1} for m, r in ratings.items()]},
-    )
-
-
 def test_a_rigging_voter_is_flagged_left_out_and_counted_again_once_cleared(models, client):  # noqa: F811
-    stored_fit({QUOKKA[0]: 1300.0, NARWHAL[0]: 700.0})
-    vote_as("voter:honest", QUOKKA[0], 25)
-    vote_as("voter:rigger", NARWHAL[0], 25)  # the much weaker model, every time
+    for voter in range(4):  # the arena's own votes make the fit the review holds each judge to
+        vote_as(f"voter:honest-{voter}", QUOKKA[0], 25)
+    vote_as("voter:rigger", NARWHAL[0], 25)  # the model everyone else finds weaker, every time
 
     [flag] = ratings_services.judges_review_latest()
     assert (flag.judge, flag.kind) == ("voter:rigger", JudgeFlagKind.IMPROBABLE)
-    assert flag.evidence["votes"] == 25 and flag.evidence["z"] < -10
+    assert flag.evidence["votes"] == 25 and flag.evidence["p_adjusted"] < 0.01
 
     board = fit()
-    assert (board.judgments, board.integrity_left_out) == (25, 25)
+    assert (board.judgments, board.integrity_left_out) == (100, 25)
 
     staff = User.objects.create_superuser("review-staff", password="pw-staff-123")
     client.force_login(staff)
@@ -57,8 +45,15 @@ def test_a_rigging_voter_is_flagged_left_out_and_counted_again_once_cleared(mode
     )
     assert "Cleared 1 judge flag" in cleared.content.decode()
 
-    assert (fit().judgments, JudgeFlag.objects.get().cleared_by) == (50, staff)
+    assert (fit().judgments, JudgeFlag.objects.get().cleared_by) == (125, staff)
     assert ratings_services.judges_review_latest() == []  # staff's decision stands
+
+
+def test_the_address_pseudonym_never_leaves_in_an_export():
+    assert scrub({"battle": "b1", "address": "3f2a", "nested": {"remote_addr": "x", "keep": 1}}) == {
+        "battle": "b1",
+        "nested": {"keep": 1},
+    }
 
 
 def test_keys_per_address_are_counted_from_a_pseudonym_never_the_address(models, settings):  # noqa: F811

@@ -80,7 +80,7 @@ def test_a_running_battle_changes_no_count(arena, client):
 
 def test_the_public_page_states_the_policy_and_each_organization_lists_its_retired_models(arena, client):
     page = client.get("/arena/sampling/").content.decode()
-    assert "WeightedPolicy" in page and "probability proportional to its weight" in page
+    assert "InformationPolicy" in page and "informs the ranking most" in page
     assert "4 battles in all, 3 in the last 30 days" in page
     assert "37.5%" in page  # south-1: 3 of 8 appearances
     assert "?organization=North%20Labs" in page

@@ -38,7 +38,6 @@ def simulated(judges: dict[str, str], votes_each: int, seed: int = 3) -> ReviewV
         decisive=np.ones(n, dtype=bool),
         a_won=won.astype(bool),
         time_spent_ms=np.full(n, 9000.0),
-        tokens=np.full(n, 400.0),
         hour=np.arange(n) // 50,
     )
 
@@ -65,7 +64,7 @@ def test_too_few_votes_are_not_tested():
 def test_too_fast_and_too_many_in_an_hour():
     votes = simulated({"voter:a": "honest", "voter:b": "honest"}, votes_each=130)
     b = votes.judge == "voter:b"
-    votes.time_spent_ms[b] = 300.0  # 800 tokens read in 0.3 s
+    votes.time_spent_ms[b] = 300.0  # 0.3 s after both answers were complete, every time
     votes.hour[b] = 7  # all in one hour
     assert set(too_fast(votes)) == {"voter:b"}
     assert too_fast(votes)["voter:b"]["too_fast"] == 130
@@ -85,7 +84,6 @@ def test_a_voter_who_votes_only_when_one_model_shows_is_concentrated():
         decisive=np.ones(len(votes.judge) + 12, dtype=bool),
         a_won=np.concatenate([votes.a_won, np.ones(12, dtype=bool)]),
         time_spent_ms=np.full(len(votes.judge) + 12, 9000.0),
-        tokens=np.full(len(votes.judge) + 12, 400.0),
         hour=np.zeros(len(votes.judge) + 12, dtype=np.int64),
     )
     found = concentrated(votes)
