@@ -7,9 +7,12 @@ compilation off for the stream. Table names come from the models (tests/test_sql
 
 from __future__ import annotations
 
-from annotation.models import Candidate, Judgment
+from annotation.models import Candidate, Comparison, Judgment, Outcome, Source
+from annotation.sql import literal
 
 CANDIDATES = Candidate._meta.db_table
+COMPARISONS = Comparison._meta.db_table
+JUDGMENTS = Judgment._meta.db_table
 
 # A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
 JIT_SHOW_SQL = "SELECT current_setting('jit')"
@@ -54,3 +57,26 @@ def statements() -> dict[str, str]:
         "JIT_SET_SQL": JIT_SET_SQL,
         **{f"rows(json_texts={j})": rows_with_candidates_sql(inner, [2, 1], j) for j in (False, True)},
     }
+
+
+def _side_won(first: str, second: str) -> str:
+    """The candidate k's side got outcome ``first`` when it is A, ``second`` when it is B."""
+    return f"(j.outcome = {literal(first)} AND k.position = 0) OR (j.outcome = {literal(second)} AND k.position = 1)"
+
+
+def battles_per_day_sql(*, since: bool, until: bool) -> str:
+    """Per UTC day and model, the arena's voted battles it was in, won, lost and tied (both bad counts as
+    a tie, as the boards count it); ``since`` and ``until`` add one parameter each, in that order."""
+    arena = literal(Source.ARENA)
+    where = [f"c.source = {arena}"]
+    where += ["c.created_at >= %s"] if since else []
+    where += ["c.created_at < %s"] if until else []
+    return (
+        f"SELECT (c.created_at AT TIME ZONE 'UTC')::date, k.model, count(*), "
+        f"count(*) FILTER (WHERE {_side_won(Outcome.A, Outcome.B)}), "
+        f"count(*) FILTER (WHERE {_side_won(Outcome.B, Outcome.A)}), "
+        f"count(*) FILTER (WHERE j.outcome = {literal(Outcome.TIE)}) "
+        f"FROM {COMPARISONS} c JOIN {CANDIDATES} k ON k.comparison_id = c.id "
+        f"JOIN {JUDGMENTS} j ON j.comparison_id = c.id AND j.source = {arena} "
+        f"WHERE {' AND '.join(where)} GROUP BY 1, 2 ORDER BY 1, 2"
+    )

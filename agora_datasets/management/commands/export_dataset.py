@@ -2,6 +2,7 @@
 
 Formats: raw, trl-preference, trl-kto, reward-pairs, ratings, rankings (agora_datasets/exports/formats);
 files: JSONL or Parquet, streamed; a manifest beside them (agora_datasets/exports/manifest.py).
+And battles-per-day: the arena's voted battles per model per UTC day (agora_datasets/exports/battles.py).
 """
 
 from __future__ import annotations
@@ -11,19 +12,47 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agora_datasets.exports.battles import battles_per_day
 from agora_datasets.exports.dataset import export_dataset, export_rows
 from agora_datasets.exports.formats import FORMAT_NAMES, TIES
-from agora_datasets.exports.jobs import ExportError, export_spec
+from agora_datasets.exports.jobs import ExportError, export_spec, moment
 from agora_datasets.exports.selection import AGGREGATIONS
 from agora_datasets.exports.writers import FILE_FORMATS, jsonl_line
 from annotation.models import Source
+
+BATTLES_PER_DAY = "battles-per-day"
+# Options of the training-set formats that a per-day table has no use for: given, they are refused.
+AGGREGATE_REFUSES = (
+    "project",
+    "source",
+    "model",
+    "category",
+    "language",
+    "gold",
+    "min_gold_accuracy",
+    "min_seconds",
+    "min_agreement",
+    "aggregate",
+    "dedup_prompts",
+    "test_share",
+    "margin",
+    "rationales",
+    "release",
+)
+
+
+def battles_schema():
+    import pyarrow as pa  # only when Parquet is asked for
+
+    counts = [(name, pa.int64()) for name in ("battles", "wins", "losses", "ties")]
+    return pa.schema([("day", pa.string()), ("model", pa.string()), *counts])
 
 
 class Command(BaseCommand):
     help = "Export judgments as a dataset (streamed, constant memory), with a manifest."
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", required=True, choices=FORMAT_NAMES)
+        parser.add_argument("--format", required=True, choices=(*FORMAT_NAMES, BATTLES_PER_DAY))
         parser.add_argument("--file-format", default="jsonl", choices=FILE_FORMATS)
         parser.add_argument(
             "--output",
@@ -72,6 +101,8 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=2000, help="judgments read per query")
 
     def handle(self, *args, **o):
+        if o["format"] == BATTLES_PER_DAY:
+            return self.battles_per_day(o)
         try:
             spec = export_spec(o)
         except ExportError as error:
@@ -91,3 +122,29 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for entry in manifest["files"]:
             self.stdout.write(f"{entry['path']}: {entry['rows']} rows ({entry['split']})")
+
+    def battles_per_day(self, o) -> None:
+        """The arena's voted battles per model per UTC day (agora_datasets/exports/battles.py): a table,
+        not a training set, so of the selection only --since and --until apply."""
+        others = [f"--{name.replace('_', '-')}" for name in AGGREGATE_REFUSES if o.get(name)]
+        if others:
+            raise CommandError(f"{BATTLES_PER_DAY} takes --since, --until and --file-format; not {', '.join(others)}")
+        try:
+            rows = list(battles_per_day(since=moment(o["since"], "since"), until=moment(o["until"], "until")))
+        except ExportError as error:
+            raise CommandError(str(error)) from None
+        if o["output"] == "-":
+            for row in rows:
+                sys.stdout.write(jsonl_line(row).decode())
+            return
+        path = Path(o["output"])
+        if path.is_dir():
+            path = path / f"{BATTLES_PER_DAY}.{o['file_format']}"
+        if o["file_format"] == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(rows, schema=battles_schema()), path)
+        else:
+            path.write_bytes(b"".join(jsonl_line(row) for row in rows))
+        self.stdout.write(f"{path}: {len(rows)} rows")
