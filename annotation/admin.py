@@ -203,8 +203,26 @@ class ClearedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClearableFlagAdmin(CheckedModelAdmin):
+    """What the two flag lists share: read-only records, their evidence in full, cleared or not."""
+
+    def has_add_permission(self, request):
+        return False  # flags are raised where they are found (the vote, the judges' review), not typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a flag is the record of what was found; clearing keeps it, with who and when
+
+    @admin.display(description="evidence")
+    def evidence_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, ensure_ascii=False))
+
+    @admin.display(description="cleared", boolean=True, ordering="cleared_at")
+    def cleared(self, obj):
+        return obj.cleared
+
+
 @admin.register(IntegrityFlag)
-class IntegrityFlagAdmin(CheckedModelAdmin):
+class IntegrityFlagAdmin(ClearableFlagAdmin):
     """The flagged votes, with the words that gave each answer away; staff clear a flag by hand."""
 
     list_display = [
@@ -239,12 +257,6 @@ class IntegrityFlagAdmin(CheckedModelAdmin):
     readonly_fields = fields
     actions = ["clear"]
 
-    def has_add_permission(self, request):
-        return False  # flags are found by the vote, not typed in
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # a flag is the record of what was found; clearing keeps it, with who and when
-
     @admin.display(description="battle", ordering="judgment__comparison__key")
     def battle(self, obj):
         comparison = obj.judgment.comparison
@@ -266,14 +278,6 @@ class IntegrityFlagAdmin(CheckedModelAdmin):
     def evidence_summary(self, obj):
         return _evidence_summary(obj)
 
-    @admin.display(description="evidence")
-    def evidence_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, ensure_ascii=False))
-
-    @admin.display(description="cleared", boolean=True, ordering="cleared_at")
-    def cleared(self, obj):
-        return obj.cleared
-
     @admin.action(description="Clear (count the vote again)", permissions=["change"])
     def clear(self, request, queryset):
         cleared = integrity_flags_clear(flags=queryset, user=request.user)
@@ -285,7 +289,7 @@ class IntegrityFlagAdmin(CheckedModelAdmin):
 
 
 @admin.register(JudgeFlag)
-class JudgeFlagAdmin(CheckedModelAdmin):
+class JudgeFlagAdmin(ClearableFlagAdmin):
     """The flagged judges, with the statistic that found each; staff clear a judge by hand."""
 
     list_display = ["judge", "kind", "evidence_summary", "votes", "created_at", "cleared", "cleared_by", "cleared_at"]
@@ -297,29 +301,15 @@ class JudgeFlagAdmin(CheckedModelAdmin):
     readonly_fields = fields
     actions = ["clear"]
 
-    def has_add_permission(self, request):
-        return False  # flags are raised by the review (ratings/judge_review.py), not typed in
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # clearing keeps the flag, with who and when
-
     @admin.display(description="evidence")
     def evidence_summary(self, obj):
         return ", ".join(f"{k} {v}" for k, v in (obj.evidence or {}).items())
-
-    @admin.display(description="evidence")
-    def evidence_pretty(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, ensure_ascii=False))
 
     @admin.display(description="votes")
     def votes(self, obj):
         # The judge's votes, in the judgments list (searched by judge).
         url = reverse("admin:annotation_judgment_changelist") + "?" + urlencode({"q": obj.judge})
         return format_html('<a href="{}">{}</a>', url, Judgment.objects.filter(judge=obj.judge).count())
-
-    @admin.display(description="cleared", boolean=True)
-    def cleared(self, obj):
-        return obj.cleared_at is not None
 
     @admin.action(description="Clear (count the judge's votes again)", permissions=["change"])
     def clear(self, request, queryset):

@@ -351,7 +351,32 @@ class FlagKind(models.TextChoices):
     SELF_IDENTIFICATION = "self-identification", "An answer named its own model"
 
 
-class IntegrityFlag(models.Model):
+class ClearableFlag(models.Model):
+    """What the two kinds of flag share: when it was raised, and whether staff cleared it by hand (who and
+    when; annotation/integrity.py). A cleared flag is kept as the record of that decision."""
+
+    created_at = models.DateTimeField(db_index=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Cleared by someone means cleared at a time (the user may be deleted later: SET_NULL).
+            models.CheckConstraint(
+                condition=Q(cleared_by__isnull=True) | Q(cleared_at__isnull=False), name="%(class)s_cleared_at"
+            ),
+        ]
+
+    @property
+    def cleared(self) -> bool:
+        return self.cleared_at is not None
+
+
+class IntegrityFlag(ClearableFlag):
     """A reason not to count a judgment: what was found, on which candidate, and whether staff cleared it.
 
     A judgment with a flag not cleared is left out of the boards that keep integrity (ratings.boards.Board
@@ -366,21 +391,12 @@ class IntegrityFlag(models.Model):
     kind = models.CharField(max_length=30, choices=FlagKind.choices)
     # What was found: {"battle": …, "matches": [{"turn", "rule", "term", "kind", "excerpt", "start", "prompted"}]}.
     evidence = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-    cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    cleared_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ClearableFlag.Meta):
         constraints = [
             models.UniqueConstraint(fields=["judgment", "kind", "position"], name="integrityflag_one_per_kind"),
             models.CheckConstraint(condition=Q(kind__in=FlagKind.values), name="integrityflag_kind_valid"),
-            # Cleared by someone means cleared at a time (the user may be deleted later: SET_NULL).
-            models.CheckConstraint(
-                condition=Q(cleared_by__isnull=True) | Q(cleared_at__isnull=False), name="integrityflag_cleared_at"
-            ),
+            *ClearableFlag.Meta.constraints,
         ]
         indexes = [
             # The boards' anti-join and the admin's "not cleared" list read only the flags that still count.
@@ -389,10 +405,6 @@ class IntegrityFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.model} on judgment {self.judgment_id}"
-
-    @property
-    def cleared(self) -> bool:
-        return self.cleared_at is not None
 
 
 class JudgeFlagKind(models.TextChoices):
@@ -403,7 +415,7 @@ class JudgeFlagKind(models.TextChoices):
     SHARED_ADDRESS = "shared-address", "One of many voter keys from one network address"
 
 
-class JudgeFlag(models.Model):
+class JudgeFlag(ClearableFlag):
     """A reason not to count any vote of one judge (voter key or user): the statistic that found it, with
     its evidence, and whether staff cleared the judge by hand.
 
@@ -416,20 +428,12 @@ class JudgeFlag(models.Model):
     kind = models.CharField(max_length=30, choices=JudgeFlagKind.choices)
     # The statistic and what it was computed on: {"votes": …, "z": …, "p": …, "p_adjusted": …} and the like.
     evidence = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-    cleared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    cleared_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(ClearableFlag.Meta):
         constraints = [
             models.UniqueConstraint(fields=["judge", "kind"], name="judgeflag_one_per_kind"),
             models.CheckConstraint(condition=Q(kind__in=JudgeFlagKind.values), name="judgeflag_kind_valid"),
-            models.CheckConstraint(
-                condition=Q(cleared_by__isnull=True) | Q(cleared_at__isnull=False), name="judgeflag_cleared_at"
-            ),
+            *ClearableFlag.Meta.constraints,
         ]
         indexes = [models.Index(fields=["judge"], condition=Q(cleared_at__isnull=True), name="judgeflag_open")]
 

@@ -81,6 +81,11 @@ class BattleState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A battle that is over: voted, or failed with no vote to come. The public sampling counts and the
+# policies' pair counts read only these (a running battle's models must not show in any count).
+SETTLED = (BattleState.VOTED, BattleState.FAILED)
+
+
 def new_public_id() -> str:
     return secrets.token_urlsafe(12)
 

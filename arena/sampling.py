@@ -20,7 +20,7 @@ from django.db.models import Count
 from django.utils.module_loading import import_string
 
 from annotation.models import SamplingEstimate
-from arena.models import ArenaModel, Battle, BattleState
+from arena.models import SETTLED, ArenaModel, Battle
 
 
 class SamplingPolicy:
@@ -72,6 +72,8 @@ Z95 = 1.959964
 # A model the fit does not know yet (new, or never voted on) counts as this uncertain: a wide prior,
 # so that it gets extra share until its interval narrows.
 NEW_MODEL_SD = 150.0
+# The share of an informed policy's picks drawn uniformly over all pairs.
+FLOOR = 0.25
 # The policies read the estimates and the pair counts at most this often per process, not per battle.
 READ_EVERY_S = 30.0
 
@@ -111,20 +113,25 @@ def chatbot_arena_weights(rating: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return weights
 
 
-def draw_pair(weights: np.ndarray, floor: float, u: float, allowed: np.ndarray | None = None) -> tuple[int, int]:
-    """A pair (i < j) drawn from ``weights`` mixed with the uniform draw: a ``floor`` share of picks is
-    uniform over the allowed pairs, so every model keeps a share and no pick can be predicted. ``u`` is
-    the caller's uniform random number in [0, 1)."""
+def pair_distribution(weights: np.ndarray, floor: float, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Each pair's chance (i < j, in the upper triangle): ``weights`` mixed with the uniform draw, a
+    ``floor`` share of picks uniform over the allowed pairs, so every model keeps a share and no pick can
+    be predicted."""
     n = len(weights)
     upper = _upper(n) if allowed is None else _upper(n) & allowed
     w = np.where(upper, weights, 0.0)
     total, pairs = w.sum(), upper.sum()
-    # The draw as one cumulative sum: the weighted part scaled to 1 − floor, the uniform part to floor.
+    # The weighted part scaled to 1 − floor, the uniform part to floor.
     mix = w * ((1.0 - floor) / total) if total > 0 else upper * ((1.0 - floor) / pairs)
     mix += upper * (floor / pairs)
-    flat = np.cumsum(mix, axis=None)
+    return mix
+
+
+def draw_pair(weights: np.ndarray, floor: float, u: float, allowed: np.ndarray | None = None) -> tuple[int, int]:
+    """A pair (i < j) drawn from ``pair_distribution``; ``u`` is the caller's uniform number in [0, 1)."""
+    flat = np.cumsum(pair_distribution(weights, floor, allowed), axis=None)
     index = min(int(np.searchsorted(flat, u * flat[-1], side="right")), flat.size - 1)
-    return divmod(index, n)
+    return divmod(index, len(weights))
 
 
 class _Estimates:
@@ -143,7 +150,7 @@ class _Estimates:
             }
             counts: dict[tuple[str, str], int] = {}
             for a, b, n in (
-                Battle.objects.filter(state__in=(BattleState.VOTED, BattleState.FAILED))
+                Battle.objects.filter(state__in=SETTLED)
                 .values_list("model_a__name", "model_b__name")
                 .annotate(n=Count("id"))
             ):
@@ -155,7 +162,7 @@ class _Estimates:
 
 
 class _InformedPolicy(SamplingPolicy):
-    floor = 0.25  # the share of picks drawn uniformly
+    floor = FLOOR
     uses_weights = True
     estimates = _Estimates()
 
@@ -165,8 +172,9 @@ class _InformedPolicy(SamplingPolicy):
         pool = list(models)
         known = self.estimates.get()
         mean = float(np.mean([r for r, _ in known.by_model.values()])) if known.by_model else 1000.0
-        rating = np.array([known.by_model.get(m.name, (mean, NEW_MODEL_SD))[0] for m in pool])
-        sd = np.array([known.by_model.get(m.name, (mean, NEW_MODEL_SD))[1] for m in pool])
+        standing = [known.by_model.get(m.name, (mean, NEW_MODEL_SD)) for m in pool]
+        rating = np.array([r for r, _ in standing])
+        sd = np.array([s for _, s in standing])
         weights = self.weights(pool, rating, sd, known)
         # A model's weight scales its pairs; weight 0 keeps it out (unless fewer than two have weight).
         scale = np.array([m.weight for m in pool], dtype=float)

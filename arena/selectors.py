@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from arena.models import Answer, ArenaModel, Battle, BattleState
+from arena.models import SETTLED, Answer, ArenaModel, Battle
 from arena.services import sides_can_continue
 from workers.backends.replay import known_prompts
 
@@ -46,7 +46,7 @@ def battle_turns(battle: Battle) -> list[Turn]:
 def followup_offered(battle: Battle, turns: list[Turn]) -> bool:
     """Whether the battle page offers a follow-up: not after the vote or a failure, not past the last
     turn, and only when both models can take one (replay models answer a first prompt only)."""
-    if battle.state in (BattleState.VOTED, BattleState.FAILED) or len(turns) >= settings.AGORA_ARENA_MAX_TURNS:
+    if battle.state in SETTLED or len(turns) >= settings.AGORA_ARENA_MAX_TURNS:
         return False
     return sides_can_continue(battle, [a for turn in turns for a in turn.answers], NEXT_PROMPT)
 
@@ -66,9 +66,6 @@ def prompt_offer() -> PromptOffer:
 
 # --- published sampling --------------------------------------------------------------------------
 
-# A battle is counted once it is over (voted, or failed with no vote to come): counting running ones
-# would let a visitor read the models of their own battle off the counts before voting.
-SETTLED = (BattleState.VOTED, BattleState.FAILED)
 RECENT_DAYS = 30
 
 

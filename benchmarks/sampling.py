@@ -39,7 +39,6 @@ SCALE = 400.0 / np.log(10.0)  # rating points per unit of θ
 BLOCK = 500
 JOIN_AT = 20_000
 TIE_SHARE = 0.15
-FLOOR = 0.25
 RIDGE = 0.1  # a prior sd of about 550 rating points: nothing next to the data, enough to keep θ finite
 POLICIES = ("uniform", "weighted", "chatbot-arena", "agora")
 
@@ -79,7 +78,8 @@ def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
     return float((sx * sy).sum() / (n * (n - 1)))
 
 
-def pair_probabilities(policy: str, theta, se, counts, weights, active, information_weights, chatbot_arena_weights):
+def pair_probabilities(policy: str, theta, se, counts, weights, active, policies):
+    """Each pair's chance; ``policies`` is arena.sampling (imported once Django is set up)."""
     m = len(theta)
     allowed = np.outer(active, active) & np.triu(np.ones((m, m), dtype=bool), 1)
     pairs = allowed.sum()
@@ -93,16 +93,15 @@ def pair_probabilities(policy: str, theta, se, counts, weights, active, informat
         np.fill_diagonal(ordered, 0.0)
         return np.triu(ordered + ordered.T, 1)
     rating = 1000.0 + SCALE * theta
-    sd = np.where(np.isfinite(se), SCALE * se, 150.0)  # unknown to the fit: arena.sampling.NEW_MODEL_SD
+    sd = np.where(np.isfinite(se), SCALE * se, policies.NEW_MODEL_SD)  # unknown to the fit
     if policy == "agora":
-        raw = information_weights(rating, sd)
+        raw = policies.information_weights(rating, sd)
     else:
-        raw = chatbot_arena_weights(rating, counts + counts.T)
-    raw = np.where(allowed, raw, 0.0)
-    return (1 - FLOOR) * raw / raw.sum() + FLOOR * allowed / pairs
+        raw = policies.chatbot_arena_weights(rating, counts + counts.T)
+    return policies.pair_distribution(raw, policies.FLOOR, np.outer(active, active))
 
 
-def run(truth: np.ndarray, policy: str, seed: int, cap: int, newcomer: int, functions) -> dict:
+def run(truth: np.ndarray, policy: str, seed: int, cap: int, newcomer: int, policies) -> dict:
     rng = np.random.default_rng(seed)
     m = len(truth)
     weights = np.exp(rng.uniform(np.log(0.5), np.log(2.0), m))
@@ -117,7 +116,7 @@ def run(truth: np.ndarray, policy: str, seed: int, cap: int, newcomer: int, func
     while votes < cap and None in reached.values():
         if votes == JOIN_AT:
             active[newcomer] = True
-        probabilities = pair_probabilities(policy, theta, se, counts, weights, active, *functions)
+        probabilities = pair_probabilities(policy, theta, se, counts, weights, active, policies)
         flat = probabilities.ravel() / probabilities.sum()
         picks = rng.choice(flat.size, size=BLOCK, p=flat)
         i, j = np.divmod(picks, m)
@@ -190,12 +189,12 @@ def summary(values: list[int | None], cap: int) -> str:
     return f"{over}{med:,.0f} [{q1:,.0f}–{q3:,.0f}]"
 
 
-def pick_time(information_weights, draw_pair) -> float:
+def pick_time(policies) -> float:
     rng = np.random.default_rng(1)
     rating, sd = rng.normal(1100, 100, 200), rng.uniform(5, 60, 200)
     started = time.perf_counter()
     for _ in range(200):
-        draw_pair(information_weights(rating, sd), FLOOR, float(rng.random()))
+        policies.draw_pair(policies.information_weights(rating, sd), policies.FLOOR, float(rng.random()))
     return (time.perf_counter() - started) / 200 * 1000
 
 
@@ -208,10 +207,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from arena.sampling import chatbot_arena_weights, draw_pair, information_weights
+    from arena import sampling as policies
 
     started = time.perf_counter()
-    functions = (information_weights, chatbot_arena_weights)
     for name, truth in truths().items():
         if name not in args.truths.split(","):
             continue
@@ -223,7 +221,7 @@ def main() -> None:
         )
         results = {}
         for policy in POLICIES:
-            runs = [run(truth, policy, seed, args.cap, newcomer, functions) for seed in range(args.seeds)]
+            runs = [run(truth, policy, seed, args.cap, newcomer, policies) for seed in range(args.seeds)]
             results[policy] = runs
             cells = [summary([r[k] for r in runs], args.cap) for k in "abcd"]
             print(
@@ -237,10 +235,9 @@ def main() -> None:
                 f"{label} agora / uniform {med['agora'] / med['uniform']:.2f}, "
                 f"agora / chatbot-arena {med['agora'] / med['chatbot-arena']:.2f}"
             )
-    floor_share = FLOOR * 2 / 200
     print(
-        f"\none pick at 200 models: {pick_time(information_weights, draw_pair):.3f} ms; "
-        f"the floor gives each of 200 models at least {floor_share:.4f} of appearances' halves"
+        f"\none pick at 200 models: {pick_time(policies):.3f} ms; the floor gives each of 200 models at least "
+        f"{policies.FLOOR / 200:.5f} of all appearances (the unit of the min share column)"
     )
     print(
         "targets (issue): agora <= 0.5x uniform and <= 0.8x chatbot-arena on (a) and (b); a pick <= 1 ms; "

@@ -183,12 +183,8 @@ def judges_review_latest() -> list[JudgeFlag]:
     make an arena voter who disagrees with them look improbable), the flagged judges' left out. One fit
     per review, a point estimate: it costs a second at a million votes. Returns the flags raised."""
     loaded = selectors.votes_load(REVIEW_BOARD)
-    ratings = {m.model: m.rating for m in _fit(REVIEW_BOARD, loaded, _quiet).models} if len(loaded.votes) else {}
+    ratings = {m.model: m.rating for m in _fit(REVIEW_BOARD, loaded, None).models} if len(loaded.votes) else {}
     return judges_review(ratings)
-
-
-def _quiet(fraction: float) -> None:
-    pass
 
 
 def refresh_due(*, now=None) -> list[RatingRun]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agora_datasets.imports.service import judgments_import
 from annotation.models import SamplingEstimate
+from arena import sampling
 from arena.models import Battle, BattleState
 from arena.registry import model_register
 from arena.sampling import ChatbotArenaPolicy, InformationPolicy, _Estimates, draw_pair, information_weights
@@ -112,7 +113,8 @@ def test_the_chatbot_arena_rule_prefers_the_pair_seen_least():
     assert seen[frozenset({"a", "b"})] < seen[frozenset({"a", "c"})] / 2
 
 
-def test_the_estimates_are_read_once_not_per_battle():
+def test_the_estimates_are_read_once_not_per_battle(monkeypatch):
+    monkeypatch.setattr(sampling, "READ_EVERY_S", 3600.0)  # however slow the machine, no re-read is due
     pool = models("a", "b", "c")
     policy = fresh(InformationPolicy)
     policy.pick(pool, random.Random(1))

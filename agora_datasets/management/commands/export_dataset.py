@@ -15,30 +15,15 @@ from django.core.management.base import BaseCommand, CommandError
 from agora_datasets.exports.battles import battles_per_day
 from agora_datasets.exports.dataset import export_dataset, export_rows
 from agora_datasets.exports.formats import FORMAT_NAMES, TIES
-from agora_datasets.exports.jobs import ExportError, export_spec, moment
+from agora_datasets.exports.jobs import JOB_PARAMS, ExportError, export_spec, moment
 from agora_datasets.exports.selection import AGGREGATIONS
 from agora_datasets.exports.writers import FILE_FORMATS, jsonl_line
 from annotation.models import Source
 
 BATTLES_PER_DAY = "battles-per-day"
-# Options of the training-set formats that a per-day table has no use for: given, they are refused.
-AGGREGATE_REFUSES = (
-    "project",
-    "source",
-    "model",
-    "category",
-    "language",
-    "gold",
-    "min_gold_accuracy",
-    "min_seconds",
-    "min_agreement",
-    "aggregate",
-    "dedup_prompts",
-    "test_share",
-    "margin",
-    "rationales",
-    "release",
-)
+# The selection and row options of the training-set formats (what an export job keeps) that a per-day table
+# has no use for: given, they are refused. "ties" has a default, so it cannot tell given from not.
+AGGREGATE_REFUSES = tuple(p for p in JOB_PARAMS if p not in ("format", "file_format", "since", "until", "ties"))
 
 
 def battles_schema():
