@@ -6,12 +6,14 @@ PIP    := $(VENV)/bin/pip
 
 .PHONY: run test smoke install chromium migrate demo stop lint clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch: pinned so pip never pulls a CUDA build of several GB.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[test]"
+	# The Python client (client/, its own package): the API's tests drive the server through it.
+	$(PIP) install -q -e ./client
 	touch $@
 
 install: $(VENV)/.installed

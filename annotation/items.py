@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.candidates import style_fields
-from annotation.imports.records import RowError, read_csv_records, read_json_records
+from annotation.imports.records import Record, RowError, read_csv_records, read_json_records
 from annotation.imports.rows import (
     MAX_CANDIDATES,
     check_json,
@@ -57,7 +58,11 @@ class ItemsReport:
 
 
 class ItemsError(Exception):
-    """The file cannot be imported; the message lists what is wrong, by line."""
+    """The file cannot be imported; the message lists what is wrong, by line, and ``errors`` each one."""
+
+    def __init__(self, message: str, errors: list[str] = ()):
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 def _json_field(value, name: str):
@@ -127,10 +132,18 @@ def _row(project: Project, data: dict) -> ItemRow:
 
 def items_import(*, project: Project, path: Path) -> ItemsReport:
     records = read_csv_records(path) if path.suffix.lower() == ".csv" else read_json_records(path)
+    return items_import_records(project=project, records=records)
+
+
+def items_import_records(*, project: Project, records: Iterable[Record], limit: int | None = None) -> ItemsReport:
+    """Check every record, then add them all in one transaction, or none. ``limit``: at most this many records
+    (a request's cap); one more rejects the whole lot before anything is written."""
     report = ItemsReport()
     rows: list[ItemRow] = []
     for record in records:
         report.read += 1
+        if limit is not None and report.read > limit:
+            raise ItemsError(f"more than {limit:,} items in one request; send them in parts")
         try:
             if record.error:
                 raise RowError(record.error)
@@ -140,7 +153,10 @@ def items_import(*, project: Project, path: Path) -> ItemsReport:
     if report.errors:
         shown = "\n".join(report.errors[:20])
         more = f"\n… and {len(report.errors) - 20} more" if len(report.errors) > 20 else ""
-        raise ItemsError(f"{len(report.errors)} record(s) cannot be imported; nothing was imported:\n{shown}{more}")
+        raise ItemsError(
+            f"{len(report.errors)} record(s) cannot be imported; nothing was imported:\n{shown}{more}",
+            errors=report.errors,
+        )
     if not rows:
         raise ItemsError("the file holds no items")
     with transaction.atomic():
@@ -149,6 +165,13 @@ def items_import(*, project: Project, path: Path) -> ItemsReport:
     if report.added:
         item_statistics_refresh()
     return report
+
+
+def item_retire(*, item: Item) -> Item:
+    """Close the item for good: no new claims; leases out now may still be submitted, answers are kept."""
+    Item.objects.filter(pk=item.pk).update(retired=True, open=False)
+    item.refresh_from_db()
+    return item
 
 
 def item_statistics_refresh() -> None:

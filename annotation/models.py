@@ -277,7 +277,7 @@ class Item(models.Model):
     priority = models.SmallIntegerField(default=0)  # higher first (items an AI judge found contested)
     taken = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    # annotation/sql.py's item_open_sql (gold, or taken < overlap): the claim index holds open items only.
+    # annotation/sql.py's item_open_sql (not retired; gold, or taken < overlap): the claim index holds open items.
     open = models.BooleanField(default=True)
     is_gold = models.BooleanField(default=False)
     # The expected answer of a gold item, in the shape of the task's answer; numbers within
@@ -286,12 +286,15 @@ class Item(models.Model):
     gold_tolerance = models.FloatField(default=0.0)
     # An AI judge's suggestion ({"outcome": …, "orders_agree": …}), shown when the project allows.
     suggestion = models.JSONField(null=True, blank=True)
+    # Retired by its owner (the API's retire): closed for good, its answers kept.
+    retired = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "comparison"], name="item_comparison_unique"),
             models.CheckConstraint(condition=Q(done__lte=models.F("taken")), name="item_done_within_taken"),
+            models.CheckConstraint(condition=Q(retired=False) | Q(open=False), name="item_retired_closed"),
         ]
         indexes = [
             models.Index(

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from annotation.items import ItemsError, ItemsReport, items_import
 from annotation.models import Item, Membership, Project, Role
@@ -42,6 +42,24 @@ def project_settings_update(*, project: Project, changes: dict) -> Project:
         if overlap_moved:
             items_reopen(current)
     return current
+
+
+def project_create(*, creator, name: str, slug: str, task_type: str, changes: dict) -> Project:
+    """A new project with its creator as its owner; ``changes`` are settings a form has checked."""
+    if Project.objects.filter(slug=slug).exists():
+        raise ProjectError(f"There is already a project {slug!r}.")
+    with transaction.atomic():
+        project = Project(name=name, slug=slug, task_type=task_type)
+        for field_name, value in changes.items():
+            setattr(project, field_name, value)
+        project.full_clean()
+        try:
+            with transaction.atomic():
+                project.save()
+        except IntegrityError:  # the same slug, created in the moment since the check
+            raise ProjectError(f"There is already a project {slug!r}.") from None
+        Membership.objects.create(project=project, user=creator, role=Role.OWNER)
+    return project
 
 
 def member_set(*, project: Project, username: str, role: str) -> Membership:

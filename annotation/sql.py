@@ -49,12 +49,14 @@ EXPIRED = literal(AssignmentState.EXPIRED)
 
 
 def item_open_sql(taken: str, overlap: str, *, item: str = "") -> str:
-    """``Item.open``'s rule: an item takes annotations while it is a gold item or while ``taken`` (live leases
-    and completed annotations, after the change being written) is below the project's overlap.
+    """``Item.open``'s rule: a retired item takes no more annotations; any other takes them while it is a gold
+    item or while ``taken`` (live leases and completed annotations, after the change being written) is below
+    the project's overlap.
 
     ``taken`` and ``overlap`` are SQL expressions; ``item`` the item table's alias, if the statement has one."""
     is_gold = f"{item}.is_gold" if item else "is_gold"
-    return f"({is_gold} OR {taken} < {overlap})"
+    retired = f"{item}.retired" if item else "retired"
+    return f"(NOT {retired} AND ({is_gold} OR {taken} < {overlap}))"
 
 
 def item_open(*, overlap: int, taken_change: int = 0) -> RawSQL:

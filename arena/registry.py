@@ -11,7 +11,8 @@ from workers.backends.replay import replay_models
 
 
 def model_register(*, name: str, backend: str, **settings) -> tuple[ArenaModel, bool]:
-    """Create or update a model by its public name; validates like the admin form does."""
+    """Create or update a model by its public name; validates like the admin form does, and checks that the
+    backend has what it needs to answer (the command and the API refuse the same)."""
     if backend not in BACKENDS:
         raise ValidationError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     model = ArenaModel.objects.filter(name=name).first()
@@ -20,6 +21,12 @@ def model_register(*, name: str, backend: str, **settings) -> tuple[ArenaModel, 
     model.backend = backend
     for field, value in settings.items():
         setattr(model, field, value)
+    if not isinstance(model.params, dict):
+        raise ValidationError({"params": ["Generation parameters must be a JSON object."]})
+    if backend == "openai" and not model.endpoint:
+        raise ValidationError({"endpoint": ["The openai backend needs an endpoint (its base URL)."]})
+    if backend in ("transformers", "replay") and not model.model_id:
+        raise ValidationError({"model_id": [f"The {backend} backend needs a model id."]})
     model.full_clean()
     model.save()
     return model, created

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "arena",
     "ratings",
     "workers",
+    "ninja",  # its static files: the API docs page (Swagger UI) without a CDN
+    "api",
     "config",  # the project's own management commands (`manage.py serve`)
 ]
 
@@ -280,6 +282,8 @@ AGORA_ARENA_PROMPTS_PER_MINUTE = env_int("AGORA_ARENA_PROMPTS_PER_MINUTE", 20)
 AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP = env_int("AGORA_ARENA_PROMPTS_PER_MINUTE_PER_IP", 120)
 # Votes, counted the same way (a retried vote counts too: the limits leave room for it).
 AGORA_ARENA_VOTES_PER_MINUTE = env_int("AGORA_ARENA_VOTES_PER_MINUTE", 30)
+# Requests a minute per API token (a token may carry its own limit); over it: 429 with Retry-After.
+AGORA_API_REQUESTS_PER_MINUTE = env_int("AGORA_API_REQUESTS_PER_MINUTE", 600)
 AGORA_ARENA_VOTES_PER_MINUTE_PER_IP = env_int("AGORA_ARENA_VOTES_PER_MINUTE_PER_IP", 300)
 # Extra seconds past a model's timeout before the reaper fails an answer whose worker vanished.
 AGORA_ARENA_DEADLINE_GRACE_S = env_float("AGORA_ARENA_DEADLINE_GRACE_S", 5)

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from agora_datasets import urls as datasets_urls
 from annotation import urls as annotation_urls
+from api import urls as api_urls
 from config import views
 from config.login_form import AdminLoginForm, LoginForm
 
@@ -19,6 +20,8 @@ urlpatterns = [
     # The export pages are agora_datasets' but keep their paths and names in the annotation namespace.
     path("annotate/", include((annotation_urls.urlpatterns + datasets_urls.urlpatterns, annotation_urls.app_name))),
     path("leaderboard/", include("ratings.urls")),
+    path("api/v1/", api_urls.api_urls),
+    path("api/", include("api.urls")),
     # The export jobs' admin list moved with ExportJob to the datasets app; old bookmarks still find it.
     path(
         "admin/annotation/exportjob/",

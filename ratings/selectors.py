@@ -208,6 +208,18 @@ def run_latest(board: Board) -> RatingRun | None:
     return RatingRun.objects.filter(board=board.key, state=RunState.DONE).order_by("-id").first()
 
 
+def fit_document(run: RatingRun) -> dict:
+    """A finished fit as ``fit_ratings --output`` writes it and the API serves it."""
+    return {
+        "run": run.pk,
+        "board": run.board,
+        "duration_ms": run.duration_ms,
+        "timings": run.timings,
+        "integrity_left_out": run.integrity_left_out,
+        **run.result,
+    }
+
+
 def run_in_flight(board: Board) -> RatingRun | None:
     return (
         RatingRun.objects.filter(board=board.key, state__in=[RunState.QUEUED, RunState.RUNNING]).order_by("-id").first()

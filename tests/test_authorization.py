@@ -55,6 +55,11 @@ EXPECTED = {
     # Staff only; everyone else is sent to the admin's login and no fit is queued.
     "ratings:refit": row("post", LOGIN, LOGIN, LOGIN, LOGIN, 302),
     "admin:*": row("get", LOGIN, LOGIN, LOGIN, LOGIN, 200),
+    # Everyone logged in manages their own tokens; a revoke of someone else's token changes nothing.
+    "api:tokens": row("get", LOGIN, 200, 200, 200, 200),
+    "api:revoke": row("post", LOGIN, 302, 302, 302, 302),
+    # The JSON API answers 401 without a token or session (tests/api/test_access.py: each operation).
+    "api-v1:*": row("get", 401, 200, 200, 200, 200),
     # A moved admin page: everyone is sent on, and the admin then decides.
     "admin_exportjob_moved": row("get", 301, 301, 301, 301, 301),
 }

@@ -221,7 +221,13 @@ def judgments_import(
 ) -> ImportReport:
     if format == "auto":
         format, _ = detect_format(path)
-    reader = reader_for(format, path, judge)
+    return judgments_write(reader=reader_for(format, path, judge), skip_invalid=skip_invalid, progress=progress)
+
+
+def judgments_write(*, reader, skip_invalid: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Check and write what a reader gives (a file's, or a request body's records): all or, with errors and
+    without ``skip_invalid``, nothing."""
+    format = reader.name
     now = datetime.now(tz=UTC)
     report = ImportReport(format=format)
 

@@ -35,12 +35,17 @@ class Record:
 def read_json_records(path: Path) -> Iterator[Record]:
     """JSONL, or a single JSON array of objects (as FastChat publishes battles)."""
     with open(path, "rb") as handle:
-        first = _first_significant_byte(handle)
-        handle.seek(0)
-        if first == b"[":
-            yield from _read_json_array(handle)
-        else:
-            yield from read_jsonl_lines(handle)
+        yield from read_json_handle(handle)
+
+
+def read_json_handle(handle) -> Iterator[Record]:
+    """The same from an open binary file that can seek (an upload or a request body spooled to disk)."""
+    first = _first_significant_byte(handle)
+    handle.seek(0)
+    if first == b"[":
+        yield from _read_json_array(handle)
+    else:
+        yield from read_jsonl_lines(handle)
 
 
 def _first_significant_byte(handle) -> bytes:

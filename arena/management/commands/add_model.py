@@ -35,10 +35,6 @@ class Command(BaseCommand):
             raise CommandError(f"--params is not valid JSON: {error}") from None
         if not isinstance(params, dict):
             raise CommandError("--params must be a JSON object")
-        if o["backend"] == "openai" and not o["endpoint"]:
-            raise CommandError("the openai backend needs --endpoint")
-        if o["backend"] in ("transformers", "replay") and not o["model_id"]:
-            raise CommandError(f"the {o['backend']} backend needs --model-id")
         try:
             model, created = model_register(
                 name=o["name"],

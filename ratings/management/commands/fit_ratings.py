@@ -12,6 +12,7 @@ from ratings.boards import Board
 from ratings.engine.methods import CI_METHODS, METHODS, MIXTURE_MODES
 from ratings.engine.result import RatingResult
 from ratings.models import RunState
+from ratings.selectors import fit_document
 from ratings.services import run_create, run_execute
 
 
@@ -63,14 +64,7 @@ class Command(BaseCommand):
         run = run_execute(run_create(board=board, trigger="manual", enqueue=False).pk)
         if run.state != RunState.DONE:
             raise CommandError(run.error)
-        document = {
-            "run": run.pk,
-            "board": run.board,
-            "duration_ms": run.duration_ms,
-            "timings": run.timings,
-            "integrity_left_out": run.integrity_left_out,
-            **run.result,
-        }
+        document = fit_document(run)
         if options["output"]:
             options["output"].write_text(json.dumps(document, indent=2, allow_nan=False))
         result = RatingResult.from_dict(run.result)
