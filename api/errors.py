@@ -44,9 +44,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def problem_response(
-    status: int, detail: str, errors: list[tuple[str, str]] = (), headers: dict | None = None
-) -> HttpResponse:
+def problem_body(status: int, detail: str, errors: list[tuple[str, str]] = ()) -> bytes:
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -54,7 +52,13 @@ def problem_response(
         "detail": detail,
         "errors": [{"field": f, "reason": r} for f, r in errors],
     }
-    response = HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    return json.dumps(body).encode()
+
+
+def problem_response(
+    status: int, detail: str, errors: list[tuple[str, str]] = (), headers: dict | None = None
+) -> HttpResponse:
+    response = HttpResponse(problem_body(status, detail, errors), status=status, content_type=CONTENT_TYPE)
     for name, value in (headers or {}).items():
         response[name] = value
     return response

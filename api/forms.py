@@ -3,11 +3,14 @@ from __future__ import annotations
 from django import forms
 
 from annotation.models import Membership, Project
+from annotation.storable import StorableTextValidator
 from api.models import Scope
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="what it is for, e.g. 'training pipeline'")
+    name = forms.CharField(
+        max_length=100, validators=[StorableTextValidator()], help_text="what it is for, e.g. 'training pipeline'"
+    )
     scope = forms.ChoiceField(choices=Scope.choices, initial=Scope.READ)
     projects = forms.ModelMultipleChoiceField(
         queryset=Project.objects.none(),

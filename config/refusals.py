@@ -9,6 +9,11 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from api.errors import CONTENT_TYPE as PROBLEM
+from api.errors import problem_body
+
+API_PREFIX = "/api/v1/"
+
 REASONS = {
     400: "The request could not be understood. Reload the page and try again.",
     401: "You need to log in first.",
@@ -31,6 +36,20 @@ class ExplainRefusalsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and 400 <= response.status_code < 500
+            and response.get("Content-Type") != PROBLEM
+        ):
+            # A client of the JSON API reads a problem document, also where ninja answers by itself (its 405s
+            # say only "Method not allowed").
+            allowed = f"; it takes {response['Allow']}" if response.has_header("Allow") else ""
+            detail = f"{request.path} does not take {request.method}{allowed}."
+            if response.status_code != 405:
+                detail = refusal_message(request, response.status_code)
+            response.content = problem_body(response.status_code, detail)
+            response["Content-Type"] = PROBLEM
+            return response
         if 400 <= response.status_code < 500 and not response.streaming and not response.content.strip():
             message = refusal_message(request, response.status_code)
             template = "refused.html#message" if getattr(request, "htmx", False) else "refused.html"

@@ -261,6 +261,8 @@ def _send(client: Client, target: Target, method: str, params, csrf: str, upload
 def _refusal_says_why(response) -> bool:
     if not 400 <= response.status_code < 500:
         return True
+    if response.get("Content-Type") == "application/problem+json":  # the JSON API (api/errors.py)
+        return bool(json.loads(response.content).get("detail"))
     return bool(refusal_text(response.content.decode("utf-8", "replace")))
 
 
