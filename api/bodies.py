@@ -16,8 +16,9 @@ class Body(Schema):
     @model_validator(mode="before")
     @classmethod
     def storable(cls, data):
-        # PostgreSQL stores no NUL character and no unpaired surrogate, in text or in jsonb.
-        problem = json_problem(data)
+        # PostgreSQL stores no NUL character and no unpaired surrogate, in text or in jsonb. ninja hands
+        # its validators the body wrapped (DjangoGetter): the check reads what the client sent.
+        problem = json_problem(getattr(data, "_obj", data))
         if problem:
             raise ValueError(problem)
         return data

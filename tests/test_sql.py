@@ -74,6 +74,7 @@ def test_every_app_with_hand_written_sql_has_its_module():
         "ratings.sql",
         "agora_datasets.exports.sql",
         "agora_datasets.imports.sql",
+        "annotation.imports.sql",
     } <= set(SQL_MODULES)
     assert len(STATEMENTS) >= 20
 
@@ -144,12 +145,14 @@ def test_the_item_open_rule_is_written_once():
 def test_the_import_copies_every_column_the_models_have():
     """COPY names its columns: a column added to a model without a default must reach the import."""
     from agora_datasets.imports import sql
-    from annotation.models import Candidate, Comparison, Judgment, Score
+    from annotation.imports import sql as shared
+    from annotation.models import Candidate, Comparison, Item, Judgment, Score
 
     def columns(model) -> set[str]:
         return {f.column for f in model._meta.concrete_fields}
 
-    assert set(sql.COMPARISON_COLUMNS) == columns(Comparison)
-    assert set(sql.CANDIDATE_COLUMNS) == columns(Candidate) - {"id"}
+    assert set(shared.COMPARISON_COLUMNS) == columns(Comparison)
+    assert set(shared.CANDIDATE_COLUMNS) == columns(Candidate) - {"id"}
+    assert set(shared.ITEM_COLUMNS) == columns(Item) - {"id"}
     assert set(sql.JUDGMENT_COLUMNS) == columns(Judgment) - {"user_id"}  # imported judges are no users
     assert set(sql.SCORE_COLUMNS) == columns(Score) - {"id"}

@@ -50,3 +50,13 @@ def test_an_unknown_api_path_answers_a_problem(api_client, world):
     response = api_client("owner").get("/api/v1/nothing/here")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_text_the_database_cannot_hold_is_refused_by_name(api_client, world):
+    staff = api_client("staff")
+    body = {"name": "m", "backend": "replay", "model_id": "m", "params": {"stop": {"k\x00": 1}}}
+    response = staff.post("/api/v1/models", body, content_type="application/json")
+    assert response.status_code == 422
+    assert "NUL" in response.json()["errors"][0]["reason"]
+    nul_in_query = staff.get("/api/v1/judgments", {"category": "a\x00b"})
+    assert nul_in_query.status_code == 400 and "NUL" in nul_in_query.json()["detail"]
