@@ -12,11 +12,10 @@ import tempfile
 from typing import Literal
 
 import orjson
-from django.http import StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
 from agora_datasets.exports.jobs import ExportError, moment
-from agora_datasets.exports.raw import judgment_to_raw, raw_queryset
+from agora_datasets.exports.raw import judgment_to_raw, raw_json_chunks, raw_queryset
 from agora_datasets.exports.selection import ExportFilters, SelectionError, filtered_judgments, groups
 from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.service import ImportRejected, judgments_write
@@ -25,8 +24,10 @@ from annotation.models import Role, Source
 from api.auth import Caller, caller
 from api.errors import PROBLEMS, ApiError
 from api.pages import Page, PageQuery, page_of
+from api.streams import streamed
 
 router = Router(tags=["judgments"])
+NDJSON = "application/x-ndjson"
 
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
@@ -108,13 +109,14 @@ def judgments_list(request, selection: Query[Selection], page: Query[PageQuery])
 )
 def judgments_ndjson(request, selection: Query[Selection]):
     filters = _filters(caller(request), selection)
+    if filters.min_agreement is None:  # row filters only: PostgreSQL writes the lines
+        return streamed(request, lambda: raw_json_chunks(filtered_judgments(filters)), NDJSON)
 
-    def lines():
+    def grouped():  # agreement is a comparison's: read its judgments together
         for group in groups(filters):
-            for judgment in group.judgments:
-                yield orjson.dumps(_raw(judgment)) + b"\n"
+            yield b"".join(orjson.dumps(_raw(judgment)) + b"\n" for judgment in group.judgments)
 
-    return StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    return streamed(request, grouped, NDJSON)
 
 
 class _BodyRecords(AgoraFormat):

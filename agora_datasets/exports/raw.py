@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
+from agora_datasets.exports.sql import JIT_OFF, JIT_SET_SQL, JIT_SHOW_SQL, raw_rows_sql
 from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, ScoreRow, field_names
 from annotation.models import Candidate, Judgment, Score
 
@@ -50,6 +52,29 @@ def judgment_to_raw(judgment: Judgment) -> dict:
         "judgment": _values(judgment, JudgmentRow, exclude=("scores",))
         | {"scores": [_values(s, ScoreRow) for s in judgment.scores.all()]},
     }
+
+
+def raw_json_chunks(queryset: QuerySet[Judgment], chunk_size: int = 2000) -> Iterator[bytes]:
+    """The selected judgments as raw lines with their ``id``, in id order, each chunk of ``chunk_size`` lines
+    as one bytes object: PostgreSQL builds every line (exports/sql.py's ``raw_rows_sql``) and the rows stream
+    from it a chunk at a time, so memory holds one chunk whatever the selection's size. Same values as
+    ``judgment_to_raw`` (nested jsonb keys in PostgreSQL's order, whole floats without their ``.0``)."""
+    judgments_sql, params = queryset.order_by().values_list("id").query.sql_with_params()
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        jit = cursor.execute(JIT_SHOW_SQL).fetchone()[0]
+        cursor.execute(JIT_SET_SQL, [JIT_OFF])
+        try:
+            lines = []
+            for (line,) in cursor.stream(raw_rows_sql(judgments_sql), params, size=chunk_size):
+                lines.append(line)
+                if len(lines) == chunk_size:
+                    yield ("\n".join(lines) + "\n").encode()
+                    lines = []
+            if lines:
+                yield ("\n".join(lines) + "\n").encode()
+        finally:
+            cursor.execute(JIT_SET_SQL, [jit])
 
 
 def raw_lines(queryset: QuerySet[Judgment] | None = None, chunk_size: int = 2000) -> Iterator[str]:

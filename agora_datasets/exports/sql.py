@@ -7,12 +7,14 @@ compilation off for the stream. Table names come from the models (tests/test_sql
 
 from __future__ import annotations
 
-from annotation.models import Candidate, Comparison, Judgment, Outcome, Source
+from annotation.imports.rows import CandidateRow, ComparisonRow, JudgmentRow, ScoreRow, field_names
+from annotation.models import Candidate, Comparison, Judgment, Outcome, Score, Source
 from annotation.sql import literal
 
 CANDIDATES = Candidate._meta.db_table
 COMPARISONS = Comparison._meta.db_table
 JUDGMENTS = Judgment._meta.db_table
+SCORES = Score._meta.db_table
 
 # A streamed read of every row gains nothing from JIT compilation, which costs seconds up front.
 JIT_SHOW_SQL = "SELECT current_setting('jit')"
@@ -49,6 +51,47 @@ def rows_with_candidates_sql(judgments_sql: str, order_positions: list[int], jso
     )
 
 
+def _object(alias: str, names: list[str], extra: dict[str, str] | None = None) -> str:
+    """json_build_object of a row's columns (and ``extra`` expressions), keys in sorted order as the raw
+    export writes them (typed ``'key'::text``: keys, not states, for tests/test_sql.py)."""
+    pairs = {name: f"{alias}.{name}" for name in names} | (extra or {})
+    return "json_build_object(" + ", ".join(f"'{k}'::text, {pairs[k]}" for k in sorted(pairs)) + ")"
+
+
+def raw_rows_sql(judgments_sql: str) -> str:
+    """Each judgment of ``judgments_sql`` (a SELECT whose first column is the judgment's id) as one raw-export
+    line, built by PostgreSQL (the comparison, its candidates, the judgment and its scores; plus the
+    judgment's id), in id order. The API's NDJSON stream passes these texts on as they are: measured at
+    (``benchmarks/api.py``) a Python-built line costing several times PostgreSQL's."""
+    candidates = _object("k", field_names(CandidateRow))
+    scores = _object("s", field_names(ScoreRow))
+    comparison = _object("c", field_names(ComparisonRow, exclude=("candidates",)))
+    judgment = _object(
+        "j",
+        field_names(JudgmentRow, exclude=("scores",)),
+        {
+            "scores": f"(SELECT coalesce(json_agg({scores} ORDER BY s.position, s.attribute), '[]'::json) "
+            f"FROM {SCORES} s WHERE s.judgment_id = j.id)"
+        },
+    )
+    line = _object(
+        "j",
+        ["id"],
+        {
+            "agora_raw": "1",
+            "candidates": f"(SELECT coalesce(json_agg({candidates} ORDER BY k.position), '[]'::json) "
+            f"FROM {CANDIDATES} k WHERE k.comparison_id = j.comparison_id)",
+            "comparison": comparison,
+            "judgment": judgment,
+        },
+    )
+    line = f"{line}::text"
+    return (
+        f"SELECT {line} FROM ({judgments_sql} OFFSET 0) selected "
+        f"JOIN {JUDGMENTS} j ON j.id = selected.id JOIN {COMPARISONS} c ON c.id = j.comparison_id ORDER BY j.id"
+    )
+
+
 def statements() -> dict[str, str]:
     """Every statement this module can build, for tests/test_sql.py (with a stand-in for the ORM's part)."""
     inner = f"SELECT id, comparison_id FROM {Judgment._meta.db_table} ORDER BY 2 ASC, 1 ASC"
@@ -56,6 +99,7 @@ def statements() -> dict[str, str]:
         "JIT_SHOW_SQL": JIT_SHOW_SQL,
         "JIT_SET_SQL": JIT_SET_SQL,
         **{f"rows(json_texts={j})": rows_with_candidates_sql(inner, [2, 1], j) for j in (False, True)},
+        "raw_rows": raw_rows_sql(f"SELECT id FROM {Judgment._meta.db_table}"),
     }
 
 
