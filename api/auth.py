@@ -14,7 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
-from annotation.models import Membership, Project, Role
+from annotation.models import Project, Role
+from annotation.sql import PROJECT_FOR_SQL
 from annotation.storable import storable_text_problem
 from api.errors import ApiError
 from api.models import ApiToken, Scope
@@ -47,12 +48,10 @@ class Caller:
         pages, since whether it exists is not theirs to know. 403 when the token is what stops them."""
         if write:
             self.require_write()
-        project = Project.objects.filter(slug=slug).first()
-        member = (
-            project is not None
-            and Membership.objects.filter(project=project, user=self.user, role__in=list(roles)).exists()
-        )
-        if project is None or not (member or self.user.is_staff):
+        # One query, the pages' own (annotation/views.py project_for): the project with the caller's membership.
+        found = list(Project.objects.raw(PROJECT_FOR_SQL, [self.user.pk, list(roles), slug]))
+        project = found[0] if found else None
+        if project is None or not (project.member or self.user.is_staff):
             raise ApiError(404, f"No project {slug!r}.")
         if not self.token_allows(project):
             raise ApiError(403, f"This token is not for the project {slug!r}.")
