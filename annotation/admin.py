@@ -161,10 +161,12 @@ class ProjectAdmin(CheckedModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(CheckedModelAdmin):
-    list_display = ["id", "project", "comparison", "is_gold", "priority", "taken", "done", "open"]
-    list_filter = ["project", "is_gold", "open"]
+    list_display = ["id", "project", "comparison", "is_gold", "priority", "taken", "done", "open", "retired"]
+    list_filter = ["project", "is_gold", "open", "retired"]
     raw_id_fields = ["comparison"]
-    readonly_fields = ["taken", "done", "open"]  # the queue keeps these; editing them would break its counts
+    # The queue keeps these; editing them would break its counts. Retiring goes through the API, which closes
+    # the item in the same write (item_retire).
+    readonly_fields = ["taken", "done", "open", "retired"]
 
 
 @admin.register(Assignment)

@@ -201,7 +201,7 @@ def quality_scores(project: Project, rows: list[dict], answers: Answers) -> Qual
 
 
 def progress(project: Project, rows: list[dict]) -> Progress:
-    items = Item.objects.filter(project=project, is_gold=False)
+    items = Item.objects.filter(project=project, is_gold=False, retired=False)  # a retired item needs no more
     assignments = Assignment.objects.filter(item__project=project)
     regular = len(_regular(rows))
     return Progress(

@@ -212,7 +212,7 @@ def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
         )
         for row in batch
     ]
-    ids, _ = comparisons_write(comparisons)
+    ids, _ = comparisons_write(comparisons, same_texts=True)
     have = set(
         Item.objects.filter(project=project, comparison_id__in=ids.values()).values_list("comparison_id", flat=True)
     )

@@ -132,8 +132,8 @@ LIVE_SQL = f"""
 
 # Annotations done and wanted in a project, and one annotator's (all, and since ``today``).
 PROGRESS_SQL = f"""
-    SELECT (SELECT COALESCE(SUM(done), 0) FROM {ITEMS} WHERE project_id = %(project)s AND NOT is_gold),
-           (SELECT COUNT(*) FROM {ITEMS} WHERE project_id = %(project)s AND NOT is_gold),
+    SELECT (SELECT COALESCE(SUM(done), 0) FROM {ITEMS} WHERE project_id = %(project)s AND NOT is_gold AND NOT retired),
+           (SELECT COUNT(*) FROM {ITEMS} WHERE project_id = %(project)s AND NOT is_gold AND NOT retired),
            COUNT(*), COUNT(*) FILTER (WHERE a.finished_at >= %(today)s)
     FROM {ASSIGNMENTS} a JOIN {ITEMS} i ON i.id = a.item_id
     WHERE a.annotator_id = %(annotator)s AND a.state = {DONE} AND i.project_id = %(project)s

@@ -40,8 +40,17 @@ class Caller:
         if not self.user.is_staff:
             raise ApiError(403, "Only staff may do this.")
 
+    @property
+    def limited(self) -> bool:
+        """A token for some projects only: it reaches nothing beyond them, site-wide selections included."""
+        return self.token is not None and self.token.limited
+
     def token_allows(self, project: Project) -> bool:
-        return self.token is None or not self.token.project_ids or project.pk in self.token.project_ids
+        return not self.limited or project.pk in self.token.project_ids
+
+    def require_unlimited(self, what: str) -> None:
+        if self.limited:
+            raise ApiError(403, f"This token is limited to some projects; {what} needs a token for every project.")
 
     def project(self, slug: str, roles: tuple[str, ...] = tuple(Role.values), *, write: bool = False) -> Project:
         """The project if the caller may use it with one of ``roles`` (staff: any); 404 otherwise, as on the

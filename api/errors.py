@@ -8,6 +8,7 @@ gets a 4xx; handlers here turn every error the API's code raises into one.
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger("api")
 
 
 class FieldError(Schema):
@@ -67,10 +69,22 @@ def problem_response(
 def _location(loc) -> str:
     # ninja's locations start with where the value was (body, query, path); the rest names the field.
     parts = [str(p) for p in loc]
-    return ".".join(parts[1:] if len(parts) > 1 and parts[0] in ("body", "query", "path", "header") else parts)
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "body":  # every operation's body parameter is named body
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _unexpected(request, error: Exception) -> HttpResponse:
+    # A bug, not the client's fault: logged with its traceback (and mailed to the admins, as Django's own
+    # 500s are), answered as a problem document a client can read rather than the site's HTML page.
+    logger.exception("API error on %s %s", request.method, request.path, exc_info=error)
+    return problem_response(500, "Something went wrong on the server; it was logged. Try again later.")
 
 
 def install(api) -> None:
+    api.add_exception_handler(Exception, _unexpected)
     api.add_exception_handler(ApiError, lambda r, e: problem_response(e.status, e.detail, e.errors, e.headers))
     api.add_exception_handler(
         NinjaValidationError,

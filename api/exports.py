@@ -4,11 +4,15 @@ download its files and manifest. A project's owners export its data; staff expor
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import FileResponse
 from ninja import Field, Router, Schema, Status
 
+from agora_datasets.exports.formats import FORMAT_NAMES, TIES
 from agora_datasets.exports.jobs import ExportError, export_job_create, job_file
+from agora_datasets.exports.selection import AGGREGATIONS
+from agora_datasets.exports.writers import FILE_FORMATS
 from agora_datasets.models import ExportJob
 from annotation.models import Membership, Role
 from api.auth import Caller, caller
@@ -21,8 +25,8 @@ router = Router(tags=["exports"])
 class ExportIn(Body):
     """The command's options (``manage.py export_dataset --help``), by the same names."""
 
-    format: str = Field(description="raw, trl-preference, trl-kto, reward-pairs, ratings, rankings, …")
-    file_format: str = Field("jsonl", description="jsonl or parquet, as the format allows")
+    format: Literal[tuple(FORMAT_NAMES)]  # type: ignore[valid-type]
+    file_format: Literal[tuple(FILE_FORMATS)] = Field("jsonl", description="as the format allows")  # type: ignore[valid-type]
     project: str | None = None
     source: list[str] = []
     since: str | None = None
@@ -30,14 +34,14 @@ class ExportIn(Body):
     model: list[str] = []
     category: list[str] = []
     language: list[str] = []
-    gold: str | None = Field(None, description="include or exclude (the format's default when absent)")
+    gold: Literal["include", "exclude"] | None = Field(None, description="the format's default when absent")
     min_gold_accuracy: float | None = Field(None, ge=0, le=1)
     min_seconds: float | None = Field(None, ge=0, le=1e9)
     min_agreement: float | None = Field(None, gt=0, le=1)
-    aggregate: str | None = None
+    aggregate: Literal[tuple(AGGREGATIONS)] | None = None  # type: ignore[valid-type]
     dedup_prompts: bool = False
     test_share: float = Field(0.0, ge=0, lt=1)
-    ties: str | None = None
+    ties: Literal[tuple(TIES)] | None = None  # type: ignore[valid-type]
     margin: bool = False
     rationales: bool = False
     release: bool = False
@@ -76,8 +80,8 @@ def _job(who: Caller, job_id: int) -> ExportJob:
         raise ApiError(404, f"No export {job_id}.")
     if job.project is not None and not who.token_allows(job.project):
         raise ApiError(403, f"This token is not for the project {job.project.slug!r}.")
-    if job.project is None and who.token is not None and who.token.project_ids:
-        raise ApiError(403, "This token is limited to some projects; this export is of the whole site.")
+    if job.project is None:
+        who.require_unlimited("an export of the whole site")
     return job
 
 
@@ -89,8 +93,8 @@ def export_create(request, body: ExportIn):
         who.project(body.project, (Role.OWNER,))
     elif not who.is_staff:
         raise ApiError(422, "Name a project you own (staff may export everything).", [("project", "required")])
-    elif who.token is not None and who.token.project_ids:
-        raise ApiError(403, "This token is limited to some projects; name one.")
+    else:
+        who.require_unlimited("an export of the whole site")
     try:
         job = export_job_create(user=who.user, params=body.model_dump())
     except ExportError as error:
@@ -101,7 +105,11 @@ def export_create(request, body: ExportIn):
 @router.get("", response={200: list[ExportOut], **PROBLEMS}, summary="Your latest export jobs (100)")
 def exports_list(request):
     who = caller(request)
-    jobs = [j for j in _visible(who).order_by("-id")[:100] if j.project is None or who.token_allows(j.project)]
+    jobs = [
+        j
+        for j in _visible(who).order_by("-id")[:100]
+        if (j.project is None and not who.limited) or (j.project is not None and who.token_allows(j.project))
+    ]
     return [_out(j) for j in jobs]
 
 

@@ -9,23 +9,19 @@ import's messages and line numbers, and one bad record rejects the whole push. A
 
 from __future__ import annotations
 
-import tempfile
-
 from ninja import Field, Query, Router, Schema
 
 from annotation.imports.records import read_json_handle
 from annotation.items import ItemsError, item_retire, items_import_records
 from annotation.models import Item, Project, Role
 from api.auth import caller
-from api.bodies import Body
+from api.bodies import Body, spooled_body
 from api.errors import PROBLEMS, ApiError
 from api.pages import Page, PageQuery, page_of
 
 router = Router(tags=["items"])
 
 MAX_PUSH = 100_000
-_SPOOL_IN_MEMORY = 8 * 1024 * 1024
-_COPY_CHUNK = 1024 * 1024
 
 PUSH_BODY = {
     "required": True,
@@ -126,10 +122,8 @@ def _item(project: Project, item_id: str) -> Item:
 )
 def items_push(request, slug: str):
     project = caller(request).project(slug, (Role.OWNER,), write=True)
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as body:
-        while chunk := request.read(_COPY_CHUNK):
-            body.write(chunk)
-        if body.tell() == 0:
+    with spooled_body(request) as body:
+        if not body.read(1):
             raise ApiError(422, "The body is empty: send a JSON array of items or one item per line.")
         body.seek(0)
         try:

@@ -8,13 +8,13 @@ judgments, as on its export page; staff read any selection and write judgments, 
 
 from __future__ import annotations
 
-import tempfile
 from typing import Literal
 
 import orjson
 from ninja import Field, Query, Router, Schema
 
 from agora_datasets.exports.jobs import ExportError, moment
+from agora_datasets.exports.privacy import scrub
 from agora_datasets.exports.raw import judgment_to_raw, raw_json_chunks, raw_queryset
 from agora_datasets.exports.selection import ExportFilters, SelectionError, filtered_judgments, groups
 from agora_datasets.imports.agora import AgoraFormat
@@ -22,14 +22,13 @@ from agora_datasets.imports.service import ImportRejected, judgments_write
 from annotation.imports.records import read_json_handle
 from annotation.models import Role, Source
 from api.auth import Caller, caller
+from api.bodies import spooled_body
 from api.errors import PROBLEMS, ApiError
 from api.pages import Page, PageQuery, page_of
 from api.streams import streamed
 
 router = Router(tags=["judgments"])
 NDJSON = "application/x-ndjson"
-
-_SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class Selection(Schema):
@@ -64,6 +63,8 @@ def _filters(who: Caller, selection: Selection) -> ExportFilters:
         who.project(selection.project, (Role.OWNER,))
     elif not who.is_staff:
         raise ApiError(422, "Name a project you own (staff may read every judgment).", [("project", "required")])
+    else:
+        who.require_unlimited("reading every judgment")
     try:
         filters = ExportFilters(
             project=selection.project,
@@ -83,7 +84,13 @@ def _filters(who: Caller, selection: Selection) -> ExportFilters:
 
 
 def _raw(judgment) -> dict:
-    return judgment_to_raw(judgment) | {"id": judgment.pk}
+    """The raw export's row, its metadata scrubbed of keys that could name a person (as every export's)."""
+    row = judgment_to_raw(judgment) | {"id": judgment.pk}
+    row["comparison"]["metadata"] = scrub(row["comparison"]["metadata"])
+    row["judgment"]["metadata"] = scrub(row["judgment"]["metadata"])
+    for candidate in row["candidates"]:
+        candidate["metadata"] = scrub(candidate["metadata"])
+    return row
 
 
 @router.get("", response={200: Page[JudgmentOut], **PROBLEMS}, summary="A page of judgments")
@@ -150,10 +157,7 @@ def judgments_create(request):
     who = caller(request)
     who.require_write()
     who.require_staff()
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as body:
-        while chunk := request.read(1024 * 1024):
-            body.write(chunk)
-        body.seek(0)
+    with spooled_body(request) as body:
         reader = _BodyRecords(body)
         try:
             report = judgments_write(reader=reader)

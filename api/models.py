@@ -25,7 +25,9 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
-    # Empty: every project the user may use. Otherwise only these, even if the user may use more.
+    # Not limited: every project the user may use. Limited: only ``projects``, even if the user may use more
+    # (and none once those are deleted: an empty list then means nothing, never everything).
+    limited = models.BooleanField(default=False)
     projects = models.ManyToManyField(Project, blank=True, related_name="api_tokens")
     # Requests per minute; null means the site's AGORA_API_REQUESTS_PER_MINUTE.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)

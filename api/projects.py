@@ -135,8 +135,7 @@ def project_create_view(request, body: ProjectCreate):
     who.require_write()
     if not (who.is_staff or who.user.has_perm("annotation.add_project")):
         raise ApiError(403, "Creating projects needs staff or the 'add project' permission.")
-    if who.token is not None and who.token.project_ids:
-        raise ApiError(403, "This token is limited to some projects, so it cannot create one.")
+    who.require_unlimited("creating a project")
     if Project.objects.filter(slug=body.slug).exists():
         raise ApiError(409, f"There is already a project {body.slug!r}.", [("slug", "taken")])
     draft = Project(name=body.name, slug=body.slug, task_type=body.task_type)

@@ -8,7 +8,7 @@ request's own sync thread (the one its database connection belongs to), one chun
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -16,23 +16,34 @@ from django.http import StreamingHttpResponse
 
 
 def streamed(request, chunks: Callable[[], Iterator[bytes]], content_type: str) -> StreamingHttpResponse:
-    content = _pulled(chunks) if isinstance(request, ASGIRequest) else chunks()
+    content = _Pulled(chunks) if isinstance(request, ASGIRequest) else chunks()
     return StreamingHttpResponse(content, content_type=content_type)
 
 
-async def _pulled(make: Callable[[], Iterator[bytes]]) -> AsyncIterator[bytes]:
-    iterator: Iterator[bytes] | None = None
+class _Pulled:
+    """An asynchronous iterator over ``make()``'s chunks, each pulled in the request's sync thread. Django
+    calls its ``close`` when the response ends (finished or cut off), in that same thread, so the query
+    ends and the connection goes back before the request's connections are closed."""
 
-    def step() -> bytes | None:
-        nonlocal iterator
-        if iterator is None:  # made here, so that it runs in the thread it will be read in
-            iterator = make()
-        return next(iterator, None)
+    def __init__(self, make: Callable[[], Iterator[bytes]]):
+        self.make = make
+        self.iterator: Iterator[bytes] | None = None
+        self.pull = sync_to_async(self._step, thread_sensitive=True)
 
-    pull = sync_to_async(step, thread_sensitive=True)
-    try:
-        while (chunk := await pull()) is not None:
-            yield chunk
-    finally:
-        if iterator is not None:  # a client that went away: end the query, give the connection back
-            await sync_to_async(iterator.close, thread_sensitive=True)()
+    def _step(self) -> bytes | None:
+        if self.iterator is None:  # made here, so that it runs in the thread it will be read in
+            self.iterator = self.make()
+        return next(self.iterator, None)
+
+    def __aiter__(self) -> _Pulled:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self.pull()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    def close(self) -> None:
+        if self.iterator is not None:
+            self.iterator.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from annotation.models import Project
 from api.models import ApiToken, Scope
 
 PREFIX = "agora_"
+# agora_<12 hex digits>_<43 URL-safe base64 characters: 32 random bytes>
+TOKEN_FORMAT = re.compile(r"agora_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 # last_used_at is written at most this often per token: one UPDATE per request would make every read a write.
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -46,7 +49,13 @@ def token_create(
     raw = f"{PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         token = ApiToken.objects.create(
-            user=user, name=name, prefix=prefix, digest=_digest(raw), scope=scope, rate_limit=rate_limit
+            user=user,
+            name=name,
+            prefix=prefix,
+            digest=_digest(raw),
+            scope=scope,
+            rate_limit=rate_limit,
+            limited=bool(chosen),
         )
         token.projects.set(chosen)
     return token, raw
@@ -54,9 +63,10 @@ def token_create(
 
 def token_check(raw: str) -> ApiToken | None:
     """The live token this text is, with its user and project ids loaded; None for anything else."""
-    if not raw.startswith(PREFIX) or raw.count("_") < 2:
+    match = TOKEN_FORMAT.fullmatch(raw)
+    if match is None:  # never a query with text that is no token (a NUL would not even reach the database)
         return None
-    prefix = raw[len(PREFIX) :].split("_", 1)[0]
+    prefix = match.group(1)
     # One query: the token, its user and its projects' ids.
     token = (
         ApiToken.objects.select_related("user")

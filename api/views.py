@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from api.forms import TokenForm
@@ -18,6 +19,7 @@ def _page(request, form, *, created: str = "", status: int = 200):
     return render(request, "api/tokens.html", context, status=status)
 
 
+@never_cache  # the response may hold a new token: no cache keeps it
 @login_required
 def tokens(request):
     form = TokenForm(request.POST or None, user=request.user)

@@ -13,6 +13,10 @@ from annotation.candidates import STYLE_FIELDS
 from annotation.imports.rows import CandidateRow, ComparisonRow, field_names
 from annotation.models import Candidate, Comparison, Item
 
+# Bulk writes of comparisons take turns (annotation/imports/writes.py): a transaction-scoped advisory lock,
+# one key for all of them (the first number is this lock's namespace, the second its key).
+BULK_WRITE_LOCK_SQL = "SELECT pg_advisory_xact_lock(4242, 1)"
+
 # The table's id sequence, named by PostgreSQL (serial or identity column alike).
 NEXT_IDS_SQL = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
 

@@ -7,9 +7,11 @@ the columns before (annotation/imports/rows.py); the constraints stay the last l
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.db import connection
+from django.db.models.functions import MD5
 
 from annotation.candidates import style_values
 from annotation.imports import sql
@@ -27,12 +29,20 @@ JSON_COLUMNS = {
 _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder for every value (json.dumps makes one per call)
 
 
-def comparisons_write(comparisons: list[ComparisonRow]) -> tuple[dict[str, int], int]:
+def comparisons_write(comparisons: list[ComparisonRow], *, same_texts: bool = False) -> tuple[dict[str, int], int]:
     """Each comparison's id by key, the new ones written; and how many were new. A key already stored, or
-    twice in ``comparisons``, must name the same models at the same positions (RowError otherwise)."""
+    twice in ``comparisons``, must name the same models at the same positions, and with ``same_texts`` the
+    same texts too (RowError otherwise).
+
+    Must run in a transaction: it takes a lock that two bulk writes hold one after the other until they
+    commit. Without it, two writes of the same new keys at once (a client's retry racing its first try)
+    would both find them absent and one would fail on the unique key; with it, the second finds the first's
+    rows and adds nothing."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.BULK_WRITE_LOCK_SQL)
     keys = {c.key for c in comparisons}
     existing = dict(Comparison.objects.filter(key__in=keys).values_list("key", "id"))
-    _check_same_candidates(comparisons, existing)
+    _check_same_candidates(comparisons, existing, same_texts)
     new: dict[str, ComparisonRow] = {}
     for c in comparisons:
         if c.key in existing:
@@ -84,18 +94,25 @@ def _models(comparison: ComparisonRow) -> list[tuple[int, str]]:
     return sorted((c.position, c.model) for c in comparison.candidates)
 
 
-def _check_same_candidates(comparisons: list[ComparisonRow], existing: dict[str, int]) -> None:
-    """A key already in the database must name the same models at the same positions."""
+def _check_same_candidates(comparisons: list[ComparisonRow], existing: dict[str, int], same_texts: bool) -> None:
+    """A key already in the database must name the same models at the same positions (and texts)."""
     if not existing:
         return
-    stored: dict[int, list[tuple[int, str]]] = {}
-    for cid, position, model in (
-        Candidate.objects.filter(comparison_id__in=existing.values())
-        .values_list("comparison_id", "position", "model")
-        .order_by("comparison_id", "position")
-    ):
-        stored.setdefault(cid, []).append((position, model))
+    stored: dict[int, list[tuple]] = {}
+    # The texts compared by digest, made by PostgreSQL: a retried push reads back no texts.
+    columns = ("comparison_id", "position", "model", *(("digest",) if same_texts else ()))
+    rows = Candidate.objects.filter(comparison_id__in=existing.values())
+    if same_texts:
+        rows = rows.annotate(digest=MD5("text"))
+    for cid, *candidate in rows.values_list(*columns).order_by("comparison_id", "position"):
+        stored.setdefault(cid, []).append(tuple(candidate))
     for c in comparisons:
         cid = existing.get(c.key)
-        if cid is not None and stored.get(cid) != _models(c):
+        if cid is None:
+            continue
+        if same_texts:
+            given = sorted((k.position, k.model, hashlib.md5(k.text.encode()).hexdigest()) for k in c.candidates)
+            if stored.get(cid) != given:
+                raise RowError(f"id {c.key} was used before with other candidates (models or texts)")
+        elif stored.get(cid) != _models(c):
             raise RowError(f"comparison {c.key} already exists with other models")

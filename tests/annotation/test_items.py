@@ -139,3 +139,42 @@ def test_new_items_refresh_the_planners_statistics(tmp_path):
     )
     _run("p", "--file", str(path))
     assert _planner_rows() == 42
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_push_twice_at_once_adds_each_item_once():
+    """A client's retry racing its first try: both arrive together (a barrier), one writes, the other finds
+    the rows; neither fails on the unique key."""
+    import threading
+
+    from django.db import connection
+
+    from annotation.imports.records import Record
+    from annotation.items import items_import_records
+
+    project = Project.objects.create(name="Race", slug="race")
+    records = [
+        {"id": f"r{i}", "prompt": f"q{i}", "candidates": [{"model": "a", "text": "x"}, {"model": "b", "text": "y"}]}
+        for i in range(50)
+    ]
+    barrier, reports, errors = threading.Barrier(2), [], []
+
+    def push():
+        try:
+            barrier.wait()
+            reports.append(
+                items_import_records(project=project, records=[Record(i + 1, r) for i, r in enumerate(records)])
+            )
+        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.added for r in reports) == [0, 50] and sorted(r.already for r in reports) == [0, 50]
+    assert Item.objects.filter(project=project).count() == 50

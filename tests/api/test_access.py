@@ -116,3 +116,33 @@ def test_staff_operations_refuse_an_owner(client, world, token_for):
         )
         response = _send(client, method, _url(path, world), body, Authorization=f"Bearer {token}")
         assert response.status_code == 403, (method, path, response.content)
+
+
+def test_a_token_for_some_projects_reaches_no_site_wide_selection(client, world, token_for):
+    token = token_for("staff", scope="write", projects=["pairwise"])
+    headers = {"Authorization": f"Bearer {token}"}
+    for method, path, body in [
+        ("GET", "/api/v1/judgments", None),
+        ("GET", "/api/v1/judgments/stream", None),
+        ("POST", "/api/v1/exports", {"format": "raw"}),
+        ("POST", "/api/v1/projects", {"slug": "new", "name": "New"}),
+    ]:
+        response = _send(client, method, path, body, **headers)
+        assert response.status_code == 403, (method, path, response.content)
+    # Its own project's selection is still open to it.
+    assert _send(client, "GET", "/api/v1/judgments?project=pairwise", **headers).status_code == 200
+
+
+def test_a_token_whose_projects_are_gone_reaches_nothing(client, world, token_for):
+    token = token_for("owner", scope="read", projects=["pairwise"])
+    world.projects["pairwise"].delete()
+    response = _send(client, "GET", "/api/v1/projects", Authorization=f"Bearer {token}")
+    assert response.status_code == 200 and response.json() == []
+    assert _send(client, "GET", "/api/v1/projects/ranking", Authorization=f"Bearer {token}").status_code == 403
+
+
+def test_text_that_is_no_token_is_refused_without_a_query(client, world, django_assert_num_queries):
+    for text in ["agora_\x00", "agora_abc_def", "x" * 5000, "agora_" + "0" * 12 + "_" + "a" * 42]:
+        with django_assert_num_queries(0):
+            response = _send(client, "GET", "/api/v1/projects", Authorization=f"Bearer {text}")
+        assert response.status_code == 401

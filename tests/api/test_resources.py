@@ -219,3 +219,40 @@ def test_a_browser_session_reads_and_needs_the_csrf_token_to_write(world):
     response = browser.patch("/api/v1/projects/pairwise", {"overlap": 3}, content_type="application/json")
     assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_an_id_reused_with_other_texts_is_refused_by_name(api_client, world):
+    owner = api_client("owner")
+    first = {"id": "same", "prompt": "p", "candidates": PAIR}
+    assert _post(owner, "/api/v1/projects/pairwise/items", [first]).json()["added"] == 1
+    other = first | {"candidates": [PAIR[0], PAIR[1] | {"text": "changed"}]}
+    response = _post(owner, "/api/v1/projects/pairwise/items", [other])
+    assert response.status_code == 422
+    assert "used before with other candidates" in response.json()["errors"][0]["reason"]
+
+
+def test_a_body_over_the_byte_cap_is_refused_whole(api_client, world, monkeypatch):
+    import api.bodies
+
+    monkeypatch.setattr(api.bodies, "MAX_STREAMED_BYTES", 100)
+    items = [{"id": f"big-{i}", "prompt": "p", "candidates": PAIR} for i in range(5)]
+    response = _post(api_client("owner"), "/api/v1/projects/pairwise/items", items)
+    assert response.status_code == 413 and "MB" in response.json()["detail"]
+    assert not Item.objects.filter(comparison__key__startswith="project:pairwise:big-").exists()
+
+
+def test_bodies_are_objects_and_options_are_their_values(api_client, world):
+    owner = api_client("owner")
+    for body in ([], None, "x"):
+        response = owner.patch("/api/v1/projects/pairwise", json.dumps(body), content_type="application/json")
+        assert response.status_code == 422, body
+    typo = _post(owner, "/api/v1/exports", {"format": "raw", "project": "pairwise", "gold": "exlcude"})
+    assert typo.status_code == 422 and typo.json()["errors"][0]["field"] == "gold"
+
+
+def test_progress_leaves_retired_items_out(api_client, world):
+    owner = api_client("owner")
+    before = owner.get("/api/v1/projects/pairwise/progress").json()["items"]
+    first = Item.objects.filter(project=world.projects["pairwise"]).select_related("comparison").first()
+    owner.post(f"/api/v1/projects/pairwise/items/{first.comparison.key}/retire")
+    assert owner.get("/api/v1/projects/pairwise/progress").json()["items"] == before - 1

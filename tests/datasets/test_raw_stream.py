@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
+from agora_datasets.exports.privacy import IDENTIFYING_KEY, scrub
 from agora_datasets.exports.raw import judgment_to_raw, raw_json_chunks
 from annotation.models import Candidate, Comparison, Judgment, Score, Source
 
@@ -20,7 +21,7 @@ def _comparison(key: str, candidates: int) -> Comparison:
         category="chat",
         language="en",
         source=Source.IMPORT,
-        metadata={"b": [1, 2.5, None], "a": {"nested": True}},
+        metadata={"b": [1, 2.5, None], "a": {"nested": True, "user-email": "x@y.z"}, "address": "k-hash"},
         created_at=timezone.now().replace(microsecond=0),
     )
     for position in range(candidates):
@@ -62,12 +63,12 @@ def test_the_database_built_lines_hold_the_raw_exports_values():
         rationale="because",
         time_spent_ms=5,
         principles={"p": True},
-        metadata={"m": 1},
+        metadata={"m": 1, "ip": "10.0.0.1", "ok": [{"keep": 1, "remote-addr": "x"}]},
         created_at=timezone.now(),
     )
     Score.objects.create(judgment=j1, position=0, attribute="overall", value=4)
     Score.objects.create(judgment=j1, position=1, attribute="overall", value=2.5)
-    j2 = Judgment.objects.create(
+    Judgment.objects.create(
         comparison=second,
         source=Source.AI,
         judge_kind="ai",
@@ -78,10 +79,28 @@ def test_the_database_built_lines_hold_the_raw_exports_values():
     chunks = list(raw_json_chunks(Judgment.objects.all(), chunk_size=1))
     assert len(chunks) == 2 and all(chunk.endswith(b"\n") for chunk in chunks)
     rows = [json.loads(line) for chunk in chunks for line in chunk.splitlines()]
-    expected = [
-        judgment_to_raw(j) | {"id": j.pk} for j in Judgment.objects.filter(pk__in=[j1.pk, j2.pk]).order_by("id")
-    ]
-    assert _dates(rows) == _dates(json.loads(json.dumps(expected)))
+    expected = [_scrubbed(judgment_to_raw(j) | {"id": j.pk}) for j in Judgment.objects.order_by("id")]
+    for got, want in zip(_dates(rows), _dates(json.loads(json.dumps(expected))), strict=True):
+        for part in want:
+            assert got[part] == want[part], part
+    # What could name a person is gone, at any depth: the arena's keyed address hash, an email, an address.
+    assert rows[0]["comparison"]["metadata"] == {"a": {"nested": True}, "b": [1, 2.5, None]}
+    assert rows[0]["judgment"]["metadata"] == {"m": 1, "ok": [{"keep": 1}]}
+
+
+def _scrubbed(row: dict) -> dict:
+    row["comparison"]["metadata"] = scrub(row["comparison"]["metadata"])
+    row["judgment"]["metadata"] = scrub(row["judgment"]["metadata"])
+    for candidate in row["candidates"]:
+        candidate["metadata"] = scrub(candidate["metadata"])
+    return row
+
+
+def test_the_sql_scrub_uses_the_exports_rule():
+    from importlib import import_module
+
+    migration = import_module("agora_datasets.migrations.0002_scrub_function")
+    assert migration.PATTERN == IDENTIFYING_KEY.pattern
 
 
 def test_a_selection_streams_only_its_rows_in_id_order():
