@@ -197,7 +197,9 @@ def item_statistics_refresh() -> None:
     transaction.on_commit(analyze)
 
 
-def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
+def _write(project: Project, batch: list[ItemRow], report: ItemsReport, *, same_texts: bool = True) -> None:
+    """``same_texts``: an id already used must come with the same texts (a pushed item's id is the client's
+    promise that it is the same item); generated items are keyed by prompt and models, their texts differ."""
     now = timezone.now()
     comparisons = [
         ComparisonRow(
@@ -212,7 +214,7 @@ def _write(project: Project, batch: list[ItemRow], report: ItemsReport) -> None:
         )
         for row in batch
     ]
-    ids, _ = comparisons_write(comparisons, same_texts=True)
+    ids, _ = comparisons_write(comparisons, same_texts=same_texts)
     have = set(
         Item.objects.filter(project=project, comparison_id__in=ids.values()).values_list("comparison_id", flat=True)
     )
@@ -285,7 +287,7 @@ def items_from_answers(
     items_report = ItemsReport()
     with transaction.atomic():
         for start in range(0, len(rows), BATCH):
-            _write(project, rows[start : start + BATCH], items_report)
+            _write(project, rows[start : start + BATCH], items_report, same_texts=False)
     if items_report.added:
         item_statistics_refresh()
     report.added = items_report.added
