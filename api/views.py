@@ -1,5 +1,5 @@
-"""The page where people create and revoke their API tokens. A new token is shown once, on the response
-to the form that created it; only its digest is kept."""
+"""The page where people create and revoke their API tokens. A new token is shown once, on the page the
+form that created it leads to; only its digest is kept."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 from api.forms import TokenForm
 from api.models import ApiToken
 from api.tokens import TokenError, token_create, token_revoke
+
+NEW_TOKEN = "api_new_token"
 
 
 def _page(request, form, *, created: str = "", status: int = 200):
@@ -35,9 +37,12 @@ def tokens(request):
             except TokenError as error:
                 form.add_error(None, str(error))
             else:
-                return _page(request, TokenForm(user=request.user), created=raw)
+                # Post/redirect/get, so a reload cannot make a second token; the session carries the text to
+                # the next page, which shows it once and forgets it.
+                request.session[NEW_TOKEN] = raw
+                return redirect("api:tokens")
         return _page(request, form, status=400)
-    return _page(request, form)
+    return _page(request, form, created=request.session.pop(NEW_TOKEN, ""))
 
 
 @login_required

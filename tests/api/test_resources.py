@@ -187,9 +187,9 @@ def test_a_board_reads_as_fit_ratings_writes_it(api_client, world):
 def test_the_token_page_shows_a_new_token_once_and_revokes_it(persona_client, world):
     page = persona_client("owner")
     created = page.post(
-        "/api/tokens/", {"name": "pipeline", "scope": "write", "projects": [world.projects["pairwise"].pk]}
+        "/api/tokens/", {"name": "pipeline", "scope": "write", "projects": [world.projects["pairwise"].pk]}, follow=True
     )
-    assert created.status_code == 200
+    assert created.status_code == 200 and created.redirect_chain  # a reload cannot make a second one
     raw = created.context["created"]
     assert raw.startswith("agora_") and raw in created.content.decode()
     token = ApiToken.objects.get(user=world.users["owner"])

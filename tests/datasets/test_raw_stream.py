@@ -1,6 +1,7 @@
 """The raw lines PostgreSQL builds for the API's stream hold what the raw export's Python builds."""
 
 import json
+import re
 from datetime import datetime
 
 import pytest
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from agora_datasets.exports.privacy import IDENTIFYING_KEY, scrub
 from agora_datasets.exports.raw import judgment_to_raw, raw_json_chunks
+from agora_datasets.exports.sql import MAY_IDENTIFY
 from annotation.models import Candidate, Comparison, Judgment, Score, Source
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +103,9 @@ def test_the_sql_scrub_uses_the_exports_rule():
 
     migration = import_module("agora_datasets.migrations.0002_scrub_function")
     assert migration.PATTERN == IDENTIFYING_KEY.pattern
+    # The stream walks only metadata whose text holds one of these words: each key the rule drops has one.
+    words = IDENTIFYING_KEY.pattern.split("(")[2].split(")")[0].split("|")
+    assert all(re.search(MAY_IDENTIFY, word.replace("_", "-"), re.I) for word in words)
 
 
 def test_a_selection_streams_only_its_rows_in_id_order():
