@@ -72,6 +72,7 @@ from benchmarks.stack import (  # noqa: E402
     CpuMeter,
     Env,
     Stack,
+    _cpu_s,
     free_port,
     install_sigterm_handler,
     loadavg,
@@ -203,14 +204,6 @@ def thread_cpu_s() -> float:
     """CPU seconds of the calling thread (the client's work, without the sampler's)."""
     usage = resource.getrusage(resource.RUSAGE_THREAD)
     return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_s(process: psutil.Process) -> float | None:
-    try:
-        times = process.cpu_times()
-        return times.user + times.system
-    except psutil.Error:
-        return None
 
 
 def _host_busy() -> tuple[float, float]:
