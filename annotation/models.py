@@ -300,6 +300,9 @@ class Item(models.Model):
             models.Index(
                 fields=["project", "is_gold", "-priority", "id"], condition=Q(open=True), name="item_open_queue"
             ),
+            # A project's items in id order (the API's pages): without it a page walked every older item of
+            # every other project (75,000 rows read for 11 in the API benchmark).
+            models.Index(fields=["project", "id"], name="item_project_id"),
         ]
 
     def __str__(self) -> str:
