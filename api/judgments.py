@@ -21,11 +21,11 @@ from agora_datasets.imports.agora import AgoraFormat
 from agora_datasets.imports.service import ImportRejected, judgments_write
 from annotation.imports.records import read_json_handle
 from annotation.models import Role, Source
+from annotation.streams import streamed
 from api.auth import Caller, caller
 from api.bodies import spooled_body
 from api.errors import PROBLEMS, ApiError
 from api.pages import Page, PageQuery, page_of
-from api.streams import streamed
 
 router = Router(tags=["judgments"])
 NDJSON = "application/x-ndjson"

@@ -142,3 +142,31 @@ def test_only_owners_and_staff_export_a_project_and_no_email_leaks(client, login
     assert "alice@example.org" not in body and "alice" not in body and f"user:{alice.pk}" in body
     login(User.objects.create_user("staffer", is_staff=True))
     assert client.get("/annotate/exp/export/").status_code == 200
+
+
+def test_the_export_streams_a_chunk_at_a_time_under_asgi(client, login):
+    """Served by the ASGI handler, the export is an asynchronous stream pulled a chunk at a time (Django
+    would read a synchronous one whole into memory first) and holds the same lines as under WSGI."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    project = project_with_items(3, slug="aexp", overlap=1)
+    (ann,) = annotators(project, 1)
+    login(ann)
+    for _ in range(3):
+        client.get("/annotate/aexp/")
+        lease = Assignment.objects.get(annotator=ann, state="leased")
+        client.post(f"/annotate/aexp/tasks/{lease.pk}/submit/", {"choice": "left"})
+    owner = User.objects.create_user("aowner")
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    login(owner)
+    expected = b"".join(client.get("/annotate/aexp/export/").streaming_content)
+
+    async def read() -> tuple[bool, bytes]:
+        asgi = AsyncClient()
+        await asgi.aforce_login(owner)
+        response = await asgi.get("/annotate/aexp/export/")
+        return response.is_async, b"".join([chunk async for chunk in response.streaming_content])
+
+    is_async, body = async_to_sync(read)()
+    assert is_async and body == expected and body.count(b"\n") == 3

@@ -1,4 +1,5 @@
-"""Streamed responses that hold one chunk in memory, under ASGI as under WSGI.
+"""Streamed responses that hold one chunk in memory, under ASGI as under WSGI (the API's NDJSON stream, a
+project's raw export page).
 
 Under ASGI, Django reads a synchronous iterator whole into a list before it sends the first byte
 (``StreamingHttpResponse.__aiter__``): a million-row NDJSON response would sit in the server's memory. So
