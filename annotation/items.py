@@ -57,15 +57,20 @@ class ItemsReport:
     read: int = 0
     added: int = 0
     already: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
 
 
 class ItemsError(Exception):
-    """The file cannot be imported; the message lists what is wrong, by line, and ``errors`` each one."""
+    """The file cannot be imported; the message lists what is wrong, by line, and ``errors`` each one as
+    (where, reason): ("line 3", "a record needs a prompt (or messages)")."""
 
-    def __init__(self, message: str, errors: list[str] = ()):
+    def __init__(self, message: str, errors: list[tuple[str, str]] = ()):
         super().__init__(message)
         self.errors = list(errors)
+
+
+class TooManyItems(ItemsError):
+    """More records than one request may bring."""
 
 
 def _json_field(value, name: str):
@@ -146,15 +151,15 @@ def items_import_records(*, project: Project, records: Iterable[Record], limit: 
     for record in records:
         report.read += 1
         if limit is not None and report.read > limit:
-            raise ItemsError(f"more than {limit:,} items in one request; send them in parts")
+            raise TooManyItems(f"more than {limit:,} items in one request; send them in parts")
         try:
             if record.error:
                 raise RowError(record.error)
             rows.append(_row(project, record.data))
         except RowError as error:
-            report.errors.append(f"line {record.line}: {error}")
+            report.errors.append((f"line {record.line}", str(error)))
     if report.errors:
-        shown = "\n".join(report.errors[:20])
+        shown = "\n".join(f"{where}: {reason}" for where, reason in report.errors[:20])
         more = f"\n… and {len(report.errors) - 20} more" if len(report.errors) > 20 else ""
         raise ItemsError(
             f"{len(report.errors)} record(s) cannot be imported; nothing was imported:\n{shown}{more}",
@@ -162,15 +167,23 @@ def items_import_records(*, project: Project, records: Iterable[Record], limit: 
         )
     if not rows:
         raise ItemsError("the file holds no items")
+    _write_all(project, rows, report, same_texts=True)
+    return report
+
+
+def _write_all(project: Project, rows: list[ItemRow], report: ItemsReport, *, same_texts: bool) -> None:
+    """Every row in one transaction, in batches; the item statistics refreshed once they are committed.
+
+    ``same_texts``: an id already used must come with the same texts (a pushed item's id is the client's
+    promise that it is the same item); generated items are keyed by prompt and models, their texts differ."""
     try:
         with transaction.atomic():
             for start in range(0, len(rows), BATCH):
-                _write(project, rows[start : start + BATCH], report)
+                _write(project, rows[start : start + BATCH], report, same_texts=same_texts)
     except RowError as error:  # a key already used with other candidates: the transaction rolled back whole
-        raise ItemsError(f"{error}; nothing was imported", errors=[f"id: {error}"]) from None
+        raise ItemsError(f"{error}; nothing was imported", errors=[("id", str(error))]) from None
     if report.added:
         item_statistics_refresh()
-    return report
 
 
 def item_retire(*, item: Item) -> Item:
@@ -197,9 +210,7 @@ def item_statistics_refresh() -> None:
     transaction.on_commit(analyze)
 
 
-def _write(project: Project, batch: list[ItemRow], report: ItemsReport, *, same_texts: bool = True) -> None:
-    """``same_texts``: an id already used must come with the same texts (a pushed item's id is the client's
-    promise that it is the same item); generated items are keyed by prompt and models, their texts differ."""
+def _write(project: Project, batch: list[ItemRow], report: ItemsReport, *, same_texts: bool) -> None:
     now = timezone.now()
     comparisons = [
         ComparisonRow(
@@ -285,10 +296,6 @@ def items_from_answers(
             )
         )
     items_report = ItemsReport()
-    with transaction.atomic():
-        for start in range(0, len(rows), BATCH):
-            _write(project, rows[start : start + BATCH], items_report, same_texts=False)
-    if items_report.added:
-        item_statistics_refresh()
+    _write_all(project, rows, items_report, same_texts=False)
     report.added = items_report.added
     return report

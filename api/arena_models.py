@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.core.exceptions import ValidationError
 from ninja import Field, Router, Schema, Status
 
 from api.auth import caller
@@ -79,18 +78,9 @@ def _given(body: Schema, exclude: set[str]) -> dict:
 
 
 def _register(name: str, backend: str, changes: dict) -> ArenaModel:
-    try:
-        model, _ = model_register(name=name, backend=backend, **changes)
-    except ValidationError as error:
-        fields = error.message_dict.items() if hasattr(error, "error_dict") else [("", error.messages)]
-        raise ApiError(422, "The model cannot be saved.", [(k, " ".join(v)) for k, v in fields]) from None
+    # The registry's refusals (ValidationError) become a 422 naming each field (api/errors.py).
+    model, _ = model_register(name=name, backend=backend, **changes)
     return model
-
-
-def _staff_writer(request):
-    who = caller(request)
-    who.require_write()
-    who.require_staff()
 
 
 def _model(name: str) -> ArenaModel:
@@ -108,7 +98,7 @@ def models_list(request):
 
 @router.post("", response={201: ModelOut, **PROBLEMS}, summary="Register a model (staff)")
 def model_create(request, body: ModelIn):
-    _staff_writer(request)
+    caller(request).require_staff()
     if ArenaModel.objects.filter(name=body.name).exists():
         raise ApiError(409, f"There is already a model {body.name!r}; PATCH it to change it.", [("name", "taken")])
     changes = _given(body, exclude={"name", "backend"})
@@ -118,7 +108,7 @@ def model_create(request, body: ModelIn):
 # Names may hold a slash (org/model, as "path:"), so the deactivate route comes first.
 @router.post("/{path:name}/deactivate", response={200: ModelOut, **PROBLEMS}, summary="Stop serving a model (staff)")
 def model_deactivate(request, name: str):
-    _staff_writer(request)
+    caller(request).require_staff()
     model = _model(name)
     return _out(_register(name, model.backend, {"active": False}))
 
@@ -131,7 +121,7 @@ def model_read(request, name: str):
 
 @router.patch("/{path:name}", response={200: ModelOut, **PROBLEMS}, summary="Change a model (staff)")
 def model_update(request, name: str, body: ModelChange):
-    _staff_writer(request)
+    caller(request).require_staff()
     model = _model(name)
     changes = _given(body, exclude={"backend"})
     return _out(_register(name, body.backend or model.backend, changes))

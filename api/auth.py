@@ -1,8 +1,9 @@
 """Who is calling: a bearer token or a browser session, what they may do, and how often.
 
-A token carries a scope (read or write) and, optionally, a list of projects; every endpoint also checks the
-same permissions as the pages (project roles, staff). A session is the logged-in user with full scope; its
-writes need the CSRF token like any form. Tokens are rate-limited per minute in Redis, with Retry-After.
+A token carries a scope (read or write: checked once, by the request's method) and, optionally, a list of
+projects; every endpoint also checks the same permissions as the pages (project roles, staff). A session is
+the logged-in user with full scope; its writes need the CSRF token like any form. Tokens are rate-limited
+per minute in Redis, with Retry-After.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ class Caller:
     def is_staff(self) -> bool:
         return bool(self.user.is_staff)
 
-    def require_write(self) -> None:
-        if self.token is not None and self.token.scope != Scope.WRITE:
-            raise ApiError(403, "This token is read-only; create a read-write token to change data.")
-
     def require_staff(self) -> None:
         if not self.user.is_staff:
             raise ApiError(403, "Only staff may do this.")
@@ -52,11 +49,19 @@ class Caller:
         if self.limited:
             raise ApiError(403, f"This token is limited to some projects; {what} needs a token for every project.")
 
-    def project(self, slug: str, roles: tuple[str, ...] = tuple(Role.values), *, write: bool = False) -> Project:
+    def selection(self, project: str | None, what: str) -> None:
+        """Who may select judgments (to read or export them): a project's owners, naming it; staff, anything,
+        ``what`` (a site-wide selection) with a token for every project."""
+        if project:
+            self.project(project, (Role.OWNER,))
+        elif not self.is_staff:
+            raise ApiError(422, f"Name a project you own; {what} is for staff.", [("project", "required")])
+        else:
+            self.require_unlimited(what)
+
+    def project(self, slug: str, roles: tuple[str, ...] = tuple(Role.values)) -> Project:
         """The project if the caller may use it with one of ``roles`` (staff: any); 404 otherwise, as on the
         pages, since whether it exists is not theirs to know. 403 when the token is what stops them."""
-        if write:
-            self.require_write()
         # One query, the pages' own (annotation/views.py project_for): the project with the caller's membership.
         found = list(Project.objects.raw(PROJECT_FOR_SQL, [self.user.pk, list(roles), slug]))
         project = found[0] if found else None
@@ -92,7 +97,8 @@ class TokenAuth(HttpBearer):
         if found is None:
             return None
         if request.method not in ("GET", "HEAD", "OPTIONS") and found.scope != Scope.WRITE:
-            # Before the body is read: a read-only token learns nothing from a write's validation either.
+            # The one scope check: every operation that changes data takes another method than these, and this
+            # runs before the body is read, so a read-only token learns nothing from a write's validation.
             raise ApiError(403, "This token is read-only; create a read-write token to change data.")
         _throttle(found)
         request.user = found.user  # so that what reads request.user (logging, admin checks) sees the token's user

@@ -122,5 +122,4 @@ def install(api) -> None:
 
 # Every operation documents these beside its success response, so a client (and the schema fuzzer) knows
 # the shape of each refusal.
-PROBLEMS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 413: Problem, 422: Problem}
-PROBLEMS[429] = Problem
+PROBLEMS = {status: Problem for status in (400, 401, 403, 404, 409, 413, 422, 429)}

@@ -12,9 +12,9 @@ from __future__ import annotations
 from ninja import Field, Query, Router, Schema
 
 from annotation.imports.records import read_json_handle
-from annotation.items import ItemsError, item_retire, items_import_records
+from annotation.items import ItemsError, TooManyItems, item_retire, items_import_records
 from annotation.models import Item, Project, Role
-from api.auth import caller
+from api.auth import Caller, caller
 from api.bodies import Body, spooled_body
 from api.errors import PROBLEMS, ApiError
 from api.pages import Page, PageQuery, page_of
@@ -103,6 +103,11 @@ def _out(item: Item, project: Project, *, owner: bool) -> dict:
     }
 
 
+def _sees_gold(who: Caller, project: Project) -> bool:
+    """Gold answers are the owners' (and staff's): a reviewer who saw them would grade against them."""
+    return who.is_staff or project.memberships.filter(user=who.user, role=Role.OWNER).exists()
+
+
 def _items(project: Project):
     return Item.objects.filter(project=project).select_related("comparison").prefetch_related("comparison__candidates")
 
@@ -121,20 +126,20 @@ def _item(project: Project, item_id: str) -> Item:
     openapi_extra={"requestBody": PUSH_BODY},
 )
 def items_push(request, slug: str):
-    project = caller(request).project(slug, (Role.OWNER,), write=True)
+    project = caller(request).project(slug, (Role.OWNER,))
     with spooled_body(request) as body:
         if not body.read(1):
             raise ApiError(422, "The body is empty: send a JSON array of items or one item per line.")
         body.seek(0)
         try:
             report = items_import_records(project=project, records=read_json_handle(body), limit=MAX_PUSH)
+        except TooManyItems as error:
+            raise ApiError(413, str(error)) from None
         except ItemsError as error:
-            if not error.errors:  # over the cap, or no items at all
-                status = 413 if "more than" in str(error) else 422
-                raise ApiError(status, str(error)) from None
-            lines = [tuple(e.split(": ", 1)) if ": " in e else ("", e) for e in error.errors]
+            if not error.errors:  # no items at all
+                raise ApiError(422, str(error)) from None
             raise ApiError(
-                422, f"{len(error.errors)} record(s) cannot be imported; nothing was imported.", lines
+                422, f"{len(error.errors)} record(s) cannot be imported; nothing was imported.", error.errors
             ) from None
     return {"read": report.read, "added": report.added, "already": report.already}
 
@@ -143,7 +148,7 @@ def items_push(request, slug: str):
 def items_list(request, slug: str, page: Query[PageQuery]):
     who = caller(request)
     project = who.project(slug, (Role.OWNER, Role.REVIEWER))
-    owner = who.is_staff or project.memberships.filter(user=who.user, role=Role.OWNER).exists()
+    owner = _sees_gold(who, project)
     return page_of(_items(project), page, lambda item: _out(item, project, owner=owner))
 
 
@@ -152,7 +157,7 @@ def items_list(request, slug: str, page: Query[PageQuery]):
     "/{slug}/items/{path:item_id}/retire", response={200: ItemOut, **PROBLEMS}, summary="Retire an item (no new tasks)"
 )
 def item_retire_view(request, slug: str, item_id: str):
-    project = caller(request).project(slug, (Role.OWNER,), write=True)
+    project = caller(request).project(slug, (Role.OWNER,))
     return _out(item_retire(item=_item(project, item_id)), project, owner=True)
 
 
@@ -160,5 +165,4 @@ def item_retire_view(request, slug: str, item_id: str):
 def item_read(request, slug: str, item_id: str):
     who = caller(request)
     project = who.project(slug, (Role.OWNER, Role.REVIEWER))
-    owner = who.is_staff or project.memberships.filter(user=who.user, role=Role.OWNER).exists()
-    return _out(_item(project, item_id), project, owner=owner)
+    return _out(_item(project, item_id), project, owner=_sees_gold(who, project))

@@ -45,6 +45,15 @@ def scrub(value):
     return value
 
 
+def scrub_raw(row: dict) -> dict:
+    """A raw row (exports/raw.py) with its comparison's, candidates' and judgment's metadata scrubbed."""
+    row["comparison"]["metadata"] = scrub(row["comparison"]["metadata"])
+    for candidate in row["candidates"]:
+        candidate["metadata"] = scrub(candidate["metadata"])
+    row["judgment"]["metadata"] = scrub(row["judgment"].get("metadata") or {})
+    return row
+
+
 def private_fields_by_project() -> dict[int, frozenset[str]]:
     result = {}
     for pk, config in Project.objects.values_list("id", "config"):

@@ -256,3 +256,11 @@ def test_progress_leaves_retired_items_out(api_client, world):
     first = Item.objects.filter(project=world.projects["pairwise"]).select_related("comparison").first()
     owner.post(f"/api/v1/projects/pairwise/items/{first.comparison.key}/retire")
     assert owner.get("/api/v1/projects/pairwise/progress").json()["items"] == before - 1
+
+
+def test_a_model_the_registry_refuses_names_its_field(api_client, world):
+    response = _post(api_client("staff"), "/api/v1/models", {"name": "remote", "backend": "openai"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "endpoint", "reason": "The openai backend needs an endpoint (its base URL)."}
+    ]

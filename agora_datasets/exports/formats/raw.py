@@ -8,17 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agora_datasets.exports.formats import Format, Options
-from agora_datasets.exports.privacy import scrub
+from agora_datasets.exports.privacy import scrub_raw
 from agora_datasets.exports.raw import judgment_to_raw
 from agora_datasets.exports.selection import Group
 
 
 def raw_rows(group: Group, options: Options) -> Iterator[dict]:
     for judgment in group.judgments:
-        row = judgment_to_raw(judgment)
-        row["comparison"]["metadata"] = scrub(row["comparison"]["metadata"])
-        for candidate in row["candidates"]:
-            candidate["metadata"] = scrub(candidate["metadata"])
+        row = scrub_raw(judgment_to_raw(judgment))
         row["judgment"] = options.privacy.judgment_fields(row["judgment"], judgment)
         yield row
 
