@@ -30,6 +30,11 @@ from workers.publishing import buffer_key
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# A wait for what must arrive, not a measure of speed: the handshake and frames take well under a second on
+# an idle machine, and several on a busy one (the handshake's default of 1 s timed out there in CI).
+WAIT_S = 30
+
+
 def communicator(public_id: str, voter_key: str | None) -> WebsocketCommunicator:
     headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
     if voter_key is not None:
@@ -54,7 +59,7 @@ def test_another_visitor_cannot_open_a_battles_socket(two_models):
 
     async def attempt(key):
         socket = communicator(battle.public_id, key)
-        connected, code = await socket.connect()
+        connected, code = await socket.connect(timeout=WAIT_S)
         await socket.disconnect()
         await database_sync_to_async(connections.close_all)()
         return connected, code
@@ -79,11 +84,11 @@ def test_a_socket_that_joins_mid_stream_gets_every_chunk_once(db):
 
         async def watch() -> list[dict]:
             socket = communicator(battle.public_id, "late")
-            connected, _ = await socket.connect()
+            connected, _ = await socket.connect(timeout=WAIT_S)
             assert connected
             frames = []
             while not (frames and frames[-1]["t"] == "state" and frames[-1]["state"] == "ready"):
-                frames.append(await socket.receive_json_from(timeout=10))
+                frames.append(await socket.receive_json_from(timeout=WAIT_S))
             await socket.disconnect()
             await database_sync_to_async(connections.close_all)()  # the consumer's ORM thread
             return frames
@@ -134,14 +139,14 @@ def test_chunks_reach_the_socket_while_the_shared_sync_thread_is_busy(two_models
 
     async def watch() -> dict:
         socket = communicator(battle.public_id, "busy")
-        connected, _ = await socket.connect()
+        connected, _ = await socket.connect(timeout=WAIT_S)
         assert connected
-        while (await socket.receive_json_from(timeout=10))["t"] != "state":
+        while (await socket.receive_json_from(timeout=WAIT_S))["t"] != "state":
             pass  # the snapshot of the queued answers
         async with shared_sync_thread_held():
             chunk = {"type": "arena.chunk", "turn": 0, "side": 1, "seq": 0, "text": "hello"}
             await get_channel_layer().group_send(battle.group_name, chunk)
-            frame = await socket.receive_json_from(timeout=5)
+            frame = await socket.receive_json_from(timeout=WAIT_S)
         await socket.disconnect()
         await database_sync_to_async(connections.close_all)()
         return frame
@@ -156,10 +161,10 @@ def test_a_socket_connects_while_the_shared_sync_thread_is_busy(two_models):
     async def watch() -> tuple[bool, list[dict]]:
         async with shared_sync_thread_held():
             socket = communicator(battle.public_id, "early")
-            connected, _ = await socket.connect(timeout=5)
-            frames = [await socket.receive_json_from(timeout=5)]
+            connected, _ = await socket.connect(timeout=WAIT_S)
+            frames = [await socket.receive_json_from(timeout=WAIT_S)]
             while frames[-1]["t"] != "state":
-                frames.append(await socket.receive_json_from(timeout=5))
+                frames.append(await socket.receive_json_from(timeout=WAIT_S))
         await socket.disconnect()
         await database_sync_to_async(connections.close_all)()
         return connected, frames
@@ -177,15 +182,15 @@ def test_a_quiet_socket_of_a_generating_battle_gets_the_end_that_its_lost_events
 
     async def watch() -> tuple[list[dict], list[dict]]:
         socket = communicator(battle.public_id, "deaf")
-        connected, _ = await socket.connect()
+        connected, _ = await socket.connect(timeout=WAIT_S)
         assert connected
-        first = [await socket.receive_json_from(timeout=10)]
+        first = [await socket.receive_json_from(timeout=WAIT_S)]
         while first[-1]["t"] != "state":
-            first.append(await socket.receive_json_from(timeout=10))
+            first.append(await socket.receive_json_from(timeout=WAIT_S))
         await database_sync_to_async(finish_turn)(battle)  # settled, and nothing published
         frames = []
         while not (frames and frames[-1]["t"] == "state" and frames[-1]["state"] == "ready"):
-            frames.append(await socket.receive_json_from(timeout=10))
+            frames.append(await socket.receive_json_from(timeout=WAIT_S))
         await socket.disconnect()
         await database_sync_to_async(connections.close_all)()
         return first, frames
@@ -203,14 +208,14 @@ def test_a_follow_up_tells_the_open_sockets_that_the_battle_is_generating_again(
     finish_turn(battle)
 
     async def next_state(socket) -> tuple[dict, list[dict]]:
-        frames = [await socket.receive_json_from(timeout=10)]
+        frames = [await socket.receive_json_from(timeout=WAIT_S)]
         while frames[-1]["t"] != "state":
-            frames.append(await socket.receive_json_from(timeout=10))
+            frames.append(await socket.receive_json_from(timeout=WAIT_S))
         return frames[-1], frames
 
     async def watch() -> tuple[dict, dict, list[dict]]:
         socket = communicator(battle.public_id, "follows")
-        connected, _ = await socket.connect()
+        connected, _ = await socket.connect(timeout=WAIT_S)
         assert connected
         before, _ = await next_state(socket)
         await database_sync_to_async(services.turn_add)(battle=battle, prompt="And then?", judge="voter:follows")
